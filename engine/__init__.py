@@ -1,0 +1,1 @@
+"""Orchestration and the public Python API (Workspace)."""

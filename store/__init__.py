@@ -1,0 +1,1 @@
+"""Git-backed labeler registry and content-addressed artifact cache."""
