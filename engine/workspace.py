@@ -1,0 +1,115 @@
+"""The public Python API: one :class:`Workspace` method per CLI command, same names.
+
+A workspace is a folder (default ``./.alchemist``, or ``$ALCHEMIST_WORKSPACE``) holding
+the git-backed labeler registry (``registry/``) and the content-addressed artifact cache
+(``cache/``: label matrices, embeddings, models). Example::
+
+    from alchemist_engine.engine.workspace import Workspace
+    ws = Workspace(".alchemist")
+    report = ws.apply("data/youtube", task="youtube", split="test")
+    print(report.to_dict())
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from ..labelers import LabelerSpec, TaskError, TaskSpec, get_task
+from ..labelers.tasks import builtin_tasks
+from .apply import ApplyReport, apply_labelers
+from .data import load_dataset
+
+if TYPE_CHECKING:
+    from ..store import ArtifactCache, LabelerRegistry
+
+DEFAULT_WORKSPACE = ".alchemist"
+WORKSPACE_ENV = "ALCHEMIST_WORKSPACE"
+
+
+def default_root() -> Path:
+    return Path(os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
+
+
+class Workspace:
+    """A folder with a labeler registry and an artifact cache; every operation lives here."""
+
+    def __init__(self, root: str | Path | None = None, *, task_file: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_root()
+        self.task_file = task_file
+        self._registry: LabelerRegistry | None = None
+        self._cache: ArtifactCache | None = None
+
+    # -- parts ---------------------------------------------------------------------------
+
+    @property
+    def registry(self) -> LabelerRegistry:
+        """The git-backed registry, created on first use."""
+        if self._registry is None:
+            from ..store import LabelerRegistry
+
+            self._registry = LabelerRegistry.open(self.root / "registry", create=True)
+        return self._registry
+
+    @property
+    def cache(self) -> ArtifactCache:
+        if self._cache is None:
+            from ..store import ArtifactCache
+
+            self._cache = ArtifactCache(self.root / "cache")
+        return self._cache
+
+    def task(self, name: str | None, data: str | Path | None = None) -> TaskSpec:
+        """Resolve a task by name; without one, a built-in task named like the data folder."""
+        if name is None and data is not None:
+            guess = Path(data).resolve().name if Path(data).is_dir() else Path(data).resolve().parent.name
+            if guess in builtin_tasks():
+                name = guess
+        if name is None:
+            raise TaskError("no task given: pass --task NAME (built-in or from --task-file)")
+        return get_task(name, self.task_file)
+
+    def load(self, data: str | Path, *, task: str | TaskSpec | None = None, split: str | None = None,
+             input_field: str | None = None) -> pa.Table:
+        spec = task if isinstance(task, TaskSpec) else self.task(task, data)
+        return load_dataset(data, task=spec, split=split, input_field=input_field)
+
+    def stored_labelers(self, *, task: str, ref: str | None = None) -> list[LabelerSpec]:
+        return self.registry.labelers(ref=ref, task=task)
+
+    # -- operations ----------------------------------------------------------------------
+
+    def apply(
+        self,
+        data: str | Path,
+        *,
+        task: str | None = None,
+        ref: str | None = None,
+        split: str | None = None,
+        runner: str | None = None,
+        lower: bool = True,
+        out: str | Path | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ApplyReport:
+        """Run the registry's labelers (at ``ref``) over a dataset; no API call is made."""
+        spec = self.task(task, data)
+        table = load_dataset(data, task=spec, split=split)
+        report = apply_labelers(
+            self.stored_labelers(task=spec.name, ref=ref), table,
+            task=spec, runner=runner, lower=lower, progress=progress,
+        )
+        if out is not None:
+            import pyarrow.parquet as pq
+
+            pq.write_table(report.to_arrow(), str(out))
+        return report
+
+    def demo(self, **kwargs: Any) -> Any:
+        """The offline end-to-end run on youtube; see :func:`engine.demo.run_demo`."""
+        from .demo import run_demo
+
+        return run_demo(self, **kwargs)
