@@ -97,7 +97,8 @@ def _load_file(f: Path, field: str, split_name: str | None) -> pa.Table:
     suffix = f.suffix.lower()
     if suffix not in _SUFFIXES:
         raise DataError(f"{f}: unsupported format {suffix!r} (use .json, .jsonl, .csv, .tsv, .parquet)")
-    split_default = split_name or "data"
+    # A lone WRENCH split file keeps its split name; any other single file is "data".
+    split_default = split_name or (f.stem if f.stem in SPLITS else "data")
     if suffix == ".parquet":
         try:
             raw = pq.read_table(f)
