@@ -26,6 +26,8 @@ from .data import load_dataset
 
 if TYPE_CHECKING:
     from ..store import ArtifactCache, LabelerRegistry
+    from ..store.records import CommitInfo, CommitView, DiffReport, FsckReport, LabelerView
+    from .transfer import ExportReport, ImportReport
 
 DEFAULT_WORKSPACE = ".alchemist"
 WORKSPACE_ENV = "ALCHEMIST_WORKSPACE"
@@ -113,3 +115,61 @@ class Workspace:
         from .demo import run_demo
 
         return run_demo(self, **kwargs)
+
+    # -- registry (issue 4): one method per CLI command ------------------------------------
+
+    def labelers(self, *, ref: str | None = None, task: str | None = None,
+                 include_disabled: bool = True) -> list[LabelerSpec]:
+        """The labelers stored at ``ref`` (default HEAD), disabled ones included by default."""
+        return self.registry.labelers(ref=ref, task=task, include_disabled=include_disabled)
+
+    def show(self, name_or_rev: str) -> LabelerView | CommitView:
+        """A labeler (``ID`` or ``ID@REV``) with its history, or a commit with its changes."""
+        return self.registry.show(name_or_rev)
+
+    def log(self, *, limit: int | None = None) -> list[CommitInfo]:
+        return self.registry.log(limit=limit)
+
+    def diff(self, a: str, b: str | None = None, *, stat: bool = False) -> DiffReport:
+        """Labelers added, removed and changed from revision ``a`` to ``b`` (default HEAD)."""
+        return self.registry.diff(a, b, stat=stat)
+
+    def tag(self, name: str, rev: str | None = None, *, force: bool = False) -> CommitInfo:
+        return self.registry.tag(name, rev, force=force)
+
+    def rollback(self, rev: str) -> CommitInfo:
+        """A new commit restoring the labelers of ``rev``; history is kept."""
+        return self.registry.rollback(rev)
+
+    def disable(self, labeler: str) -> CommitInfo:
+        return self.registry.disable(labeler)
+
+    def enable(self, labeler: str) -> CommitInfo:
+        return self.registry.enable(labeler)
+
+    def fsck(self, *, repair: bool = False) -> FsckReport:
+        from ..store import LabelerRegistry
+
+        # fsck must work on a registry too damaged to pass open()'s identity check.
+        reg = self._registry or LabelerRegistry.open(
+            self.root / "registry", create=False, verify=False
+        )
+        return reg.fsck(repair=repair)
+
+    def import_(self, paths: list[str | Path], *, task: str, message: str | None = None
+                ) -> ImportReport:
+        """Validate and commit ALCHEmist ``LF*.py`` folders and plain ``.py`` programs."""
+        from .transfer import import_programs
+
+        spec = self.task(task)
+        return import_programs(self.registry, [Path(p) for p in paths], spec.name, message)
+
+    def export(self, directory: str | Path, *, fmt: str, ref: str | None = None,
+               task: str | None = None) -> ExportReport:
+        """Write the labelers at ``ref`` as a snorkel module, an ALCHEmist folder or .py files."""
+        from .transfer import export_labelers
+
+        sha = self.registry.resolve(ref)
+        field = self.task(task).input_field if task else "text"
+        specs = self.registry.labelers(ref=sha, task=task)
+        return export_labelers(specs, fmt, Path(directory), ref=ref or sha, input_field=field)

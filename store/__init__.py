@@ -6,7 +6,15 @@
 from .cache import ArtifactCache
 from .ids import make_id, program_word
 from .lock import RegistryLock
-from .records import CommitInfo, CommitView, DiffReport, FsckReport, LabelerChange, LabelerView
+from .records import (
+    CommitInfo,
+    CommitView,
+    DiffReport,
+    FsckReport,
+    LabelerChange,
+    LabelerView,
+    labeler_row,
+)
 from .registry import MARKER, LabelerRegistry, lock_path
 
 __all__ = [
@@ -21,6 +29,7 @@ __all__ = [
     "LabelerView",
     "RegistryLock",
     "lock_path",
+    "labeler_row",
     "make_id",
     "program_word",
 ]

@@ -135,3 +135,20 @@ class FsckReport:
         d = asdict(self)
         d["ok"] = self.ok
         return d
+
+
+def labeler_row(spec: LabelerSpec) -> dict[str, Any]:
+    """The columns of ``alchemist-engine labelers``: id, task, state, mode, model, cost, coverage."""
+    meta = spec.metadata
+    stats = meta.get("dev_stats") if isinstance(meta.get("dev_stats"), dict) else {}
+    cost = meta.get("cost_usd", meta.get("cost"))
+    return {
+        "id": spec.id,
+        "task": spec.task,
+        "enabled": spec.enabled,
+        "mode": meta.get("mode"),
+        "model": meta.get("model"),
+        "cost_usd": cost if isinstance(cost, int | float) else None,
+        "coverage": (stats or {}).get("coverage"),
+        "content_hash": spec.content_hash,
+    }

@@ -75,12 +75,17 @@ class LabelerRegistry:
 
     @classmethod
     def open(
-        cls, path: Path | str, create: bool = True, lock_timeout_s: float = DEFAULT_TIMEOUT_S
+        cls,
+        path: Path | str,
+        create: bool = True,
+        lock_timeout_s: float = DEFAULT_TIMEOUT_S,
+        verify: bool = True,
     ) -> LabelerRegistry:
         """Open the registry at ``path``, creating it when missing and ``create`` is True.
 
         Raises RegistryError for a missing registry (``create=False``), a folder or git
-        repository that is not a registry, or a corrupt one.
+        repository that is not a registry, or a corrupt one. ``verify=False`` skips the
+        last check (our marker in HEAD) so that ``fsck`` can report on a damaged registry.
         """
         path = Path(path).absolute()
         if not _present(path):
@@ -115,7 +120,8 @@ class LabelerRegistry:
                 reg._recover()
             finally:
                 lock.release()
-        reg._check_identity()
+        if verify:
+            reg._check_identity()
         return reg
 
     def _check_identity(self) -> None:
