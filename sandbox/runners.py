@@ -1,0 +1,328 @@
+"""The three runners and how to pick one.
+
+Each runner only knows how to *start* a worker; :mod:`.supervisor` streams batches,
+enforces deadlines and isolates faults identically for all of them.
+
+* ``docker``: a container from the empty local image, runtime mounted read-only,
+  no network, no capabilities, cgroup memory/pid/cpu limits, UID 65534, empty env.
+* ``bwrap``: bubblewrap with every namespace unshared, nested user namespaces
+  disabled, a read-only root holding only /usr and the mounted runtime, a fresh UID
+  per worker when started as root, rlimits.
+* ``subprocess``: a development fallback. rlimits, empty environment, a fresh UID and
+  a private network namespace when the host allows (root or unprivileged userns), but
+  **no filesystem isolation**: the program sees the host's files through the worker
+  process if it ever got past the restricted interpreter.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from ..labelers import SandboxError
+from ..labelers.spec import LabelerSpec
+from .image import IMAGE, _docker, engine_running, ensure_image, image_exists
+from .limits import Limits
+from .policy import Policy
+from .result import ApplyResult
+from .runtime import WORKER_FILES, Runtime, sandbox_runtime
+from .supervisor import Spawned, Supervisor, kill_group
+
+RUNNERS = ("docker", "bwrap", "subprocess")
+
+
+@runtime_checkable
+class Runner(Protocol):
+    name: str
+
+    def apply(
+        self,
+        programs: Sequence[LabelerSpec],
+        texts: pa.Array | pa.ChunkedArray,
+        *,
+        cardinality: int,
+        batch_size: int = 65536,
+        lower: bool = True,
+        progress: Callable[[int], None] | None = None,
+    ) -> ApplyResult: ...
+
+
+def _fresh_uid() -> int:
+    # A UID no account or other sandbox uses, so per-UID limits (RLIMIT_NPROC) and
+    # file ownership are this worker's alone: a fork bomb cannot starve a neighbour.
+    return random.randrange(1_000_000, 2_000_000_000)
+
+
+def _setpriv(uid: int) -> list[str]:
+    exe = shutil.which("setpriv")
+    if exe is None:
+        raise SandboxError("setpriv (util-linux) is missing: apt-get install util-linux")
+    return [exe, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
+
+
+def _popen(cmd: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={}, start_new_session=True, close_fds=True, cwd="/",
+    )
+
+
+class _Base:
+    name = "base"
+
+    def __init__(self, limits: Limits, policy: Policy) -> None:
+        self.limits = limits
+        self.policy = policy
+        self.runtime: Runtime = sandbox_runtime()
+
+    def worker_limits(self) -> dict[str, Any]:
+        return self.limits.worker_dict()
+
+    def spawn(self) -> Spawned:
+        raise NotImplementedError
+
+    def apply(
+        self,
+        programs: Sequence[LabelerSpec],
+        texts: pa.Array | pa.ChunkedArray,
+        *,
+        cardinality: int,
+        batch_size: int = 65536,
+        lower: bool = True,
+        progress: Callable[[int], None] | None = None,
+    ) -> ApplyResult:
+        # ``lower`` is accepted for the engine's sake; kernels arrive with sandbox/lower.py,
+        # until then every program is interpreted (ApplyResult.lowered stays empty).
+        sup = Supervisor(self.name, self.spawn, self.limits, self.policy, self.worker_limits())
+        return sup.apply(programs, texts, cardinality=cardinality, batch_size=batch_size, progress=progress)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class SubprocessRunner(_Base):
+    name = "subprocess"
+
+    def __init__(self, limits: Limits, policy: Policy) -> None:
+        super().__init__(limits, policy)
+        self.isolate_uid = os.geteuid() == 0 and self.runtime.world_readable
+        self.net = _net_prefix()
+
+    def worker_limits(self) -> dict[str, Any]:
+        d = self.limits.worker_dict()
+        if self.isolate_uid:
+            d["nproc"] = self.limits.pids
+        return d
+
+    def spawn(self) -> Spawned:
+        rt = self.runtime
+        cmd = [rt.python, "-I", "-S", rt.worker, *rt.site_dirs]
+        if self.isolate_uid:
+            cmd = _setpriv(_fresh_uid()) + cmd
+        proc = _popen(self.net + cmd)
+        return Spawned(proc, lambda: kill_group(proc))
+
+
+@functools.lru_cache(maxsize=1)
+def _net_prefix() -> list[str]:
+    """The best network isolation this host allows for a plain process, or none."""
+    exe = shutil.which("unshare")
+    if exe is None:
+        return []
+    for prefix in ([exe, "--net"], [exe, "--user", "--map-current-user", "--net"], [exe, "--user", "--net"]):
+        try:
+            if subprocess.run([*prefix, "true"], capture_output=True, timeout=10).returncode == 0:
+                return prefix
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+    return []
+
+
+class BwrapRunner(_Base):
+    name = "bwrap"
+
+    def __init__(self, limits: Limits, policy: Policy) -> None:
+        super().__init__(limits, policy)
+        self.as_root = os.geteuid() == 0
+        if self.as_root and not self.runtime.world_readable:
+            raise SandboxError(
+                f"bwrap drops to a fresh UID, which cannot read the sandbox runtime ({self.runtime.python}, "
+                f"{', '.join(self.runtime.packages.values())}); install the project where every user can read it"
+            )
+
+    def worker_limits(self) -> dict[str, Any]:
+        d = self.limits.worker_dict()
+        if self.as_root:
+            d["nproc"] = self.limits.pids
+        return d
+
+    def command(self, args: Sequence[str] = ("/sbx/worker.py", "/sp")) -> list[str]:
+        """The full command line; ``args`` follow ``python -I -S`` inside the sandbox."""
+        rt = self.runtime
+        exe = shutil.which("bwrap")
+        if exe is None:
+            raise SandboxError("bubblewrap is not installed: apt-get install bubblewrap (or use --runner docker)")
+        cmd = [
+            exe, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
+            "--clearenv", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr",
+        ]
+        if _bwrap_has("--disable-userns"):
+            cmd.insert(3, "--disable-userns")
+        for d in ("/lib", "/lib64", "/bin"):
+            if os.path.islink(d):
+                cmd += ["--symlink", os.readlink(d), d]
+            elif os.path.isdir(d):
+                cmd += ["--ro-bind", d, d]
+        if rt.prefix != "/usr" and not rt.prefix.startswith("/usr/"):
+            cmd += ["--ro-bind", rt.prefix, rt.prefix]
+        for name, path in rt.packages.items():
+            cmd += ["--ro-bind", path, f"/sp/{name}"]
+        for f in WORKER_FILES:
+            cmd += ["--ro-bind", str(Path(rt.worker_dir) / f), f"/sbx/{f}"]
+        cmd += [
+            "--proc", "/proc", "--dev", "/dev", "--size", str(16 << 20), "--tmpfs", "/tmp",
+            "--remount-ro", "/", rt.python, "-I", "-S", *args,
+        ]
+        return (_setpriv(_fresh_uid()) if self.as_root else []) + cmd
+
+    def spawn(self) -> Spawned:
+        proc = _popen(self.command())
+        return Spawned(proc, lambda: kill_group(proc))
+
+
+@functools.lru_cache(maxsize=8)
+def _bwrap_has(flag: str) -> bool:
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return False
+    out = subprocess.run([exe, "--help"], capture_output=True, timeout=10)
+    return flag.encode() in out.stdout + out.stderr
+
+
+class DockerRunner(_Base):
+    name = "docker"
+
+    def __init__(self, limits: Limits, policy: Policy, image: str = IMAGE) -> None:
+        super().__init__(limits, policy)
+        self.image = image
+
+    def command(self, name: str) -> list[str]:
+        rt = self.runtime
+        mem = f"{self.limits.memory_mb + 256}m"  # + what the worker's imports take
+        cmd = [
+            "docker", "run", "-i", "--rm", "--name", name,
+            "--network", "none", "--read-only", "--cap-drop", "ALL",
+            "--security-opt", "no-new-privileges", "--pids-limit", str(self.limits.pids),
+            "--memory", mem, "--memory-swap", mem, "--cpus", "1",
+            "--user", "65534:65534", "--ipc", "none", "--log-driver", "none",
+            "--ulimit", f"nofile={self.limits.nofile * 2}:{self.limits.nofile * 2}", "--ulimit", "core=0",
+            "--tmpfs", "/tmp:rw,noexec,nosuid,size=16m",
+            "-v", "/usr:/usr:ro",
+        ]
+        for d in ("/lib", "/lib64", "/bin"):
+            if os.path.exists(d):
+                cmd += ["-v", f"{d}:{d}:ro"]
+        if rt.prefix != "/usr" and not rt.prefix.startswith("/usr/"):
+            cmd += ["-v", f"{rt.prefix}:{rt.prefix}:ro"]
+        for pkg, path in rt.packages.items():
+            cmd += ["-v", f"{path}:/sp/{pkg}:ro"]
+        for f in WORKER_FILES:
+            cmd += ["-v", f"{Path(rt.worker_dir) / f}:/sbx/{f}:ro"]
+        cmd += [self.image, rt.python, "-I", "-S", "/sbx/worker.py", "/sp"]
+        return cmd
+
+    def spawn(self) -> Spawned:
+        name = f"alchemist-sbx-{uuid.uuid4().hex[:12]}"
+        cmd = self.command(name)
+        cmd[0] = shutil.which("docker") or "docker"
+        proc = _popen(cmd)
+
+        def kill() -> None:
+            # Killing the CLI client would leave the container running: kill it by name.
+            try:
+                _docker("kill", name, timeout=20)
+            except SandboxError:
+                pass
+            kill_group(proc)
+
+        return Spawned(proc, kill)
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_works() -> bool:
+    if shutil.which("bwrap") is None:
+        return False
+    try:
+        r = BwrapRunner(Limits(), Policy.default())
+        # Same sandbox, but run the interpreter with a trivial program instead of the worker.
+        probe = r.command(["-c", "pass"])
+        return subprocess.run(probe, capture_output=True, timeout=30, env={}).returncode == 0
+    except (SandboxError, OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def available_runners() -> list[str]:
+    """Runners that can start here, strongest first."""
+    out = []
+    if engine_running() and image_exists():
+        out.append("docker")
+    if _bwrap_works():
+        out.append("bwrap")
+    out.append("subprocess")
+    return out
+
+
+def get_runner(name: str | None = None, **limits: Any) -> Runner:
+    """A runner by name, or the strongest available when ``name`` is None.
+
+    ``limits`` are :class:`~.limits.Limits` fields (``memory_mb=256, batch_timeout=2``)
+    plus ``policy=`` (a :class:`~.policy.Policy`).
+    """
+    policy = limits.pop("policy", None) or Policy.default()
+    lim = Limits.from_kwargs(**limits)
+    if name is None:
+        name = available_runners()[0]
+    if name == "docker":
+        if not engine_running():
+            raise SandboxError(
+                "the docker runner needs a Docker engine: start it (`sudo dockerd > /tmp/dockerd.log 2>&1 &`, "
+                "or `alchemist-engine sandbox-image --start-engine` as root), or use --runner bwrap"
+            )
+        ensure_image()
+        return DockerRunner(lim, policy)
+    if name == "bwrap":
+        if not _bwrap_works():
+            raise SandboxError(
+                "the bwrap runner cannot start a sandbox here: install bubblewrap (apt-get install bubblewrap) "
+                "and allow user namespaces (sysctl kernel.unprivileged_userns_clone=1), or use --runner docker"
+            )
+        return BwrapRunner(lim, policy)
+    if name == "subprocess":
+        return SubprocessRunner(lim, policy)
+    raise SandboxError(f"unknown runner {name!r}: choose one of {', '.join(RUNNERS)}")
+
+
+def dry_run(program: LabelerSpec, sample: Sequence[str], *, cardinality: int, runner: Runner) -> str | None:
+    """None if ``program`` validates and runs on ``sample`` without any fault, else why not."""
+    policy = getattr(runner, "policy", None)
+    from .validate import validate
+
+    report = validate(program.source, policy)
+    if not report.ok:
+        return f"validation: {report.summary()}"
+    t = time.perf_counter()
+    res = runner.apply([program], pa.array(list(sample), pa.large_string()), cardinality=cardinality, lower=False)
+    fault = res.faults.get(program.id)
+    if fault is None:
+        return None
+    return f"{fault.first_error} ({fault.count} faults on {len(sample)} sample rows, {time.perf_counter() - t:.1f} s)"

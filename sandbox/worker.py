@@ -1,0 +1,248 @@
+"""The trusted worker that runs generated labelers *inside* a sandbox.
+
+Started as ``python -I -S worker.py [DIR ...]``: the DIRs go in front of ``sys.path``
+(where pyarrow and RestrictedPython are). It must not import ``alchemist_engine``; only
+the standard library, pyarrow, RestrictedPython and the sibling ``protocol.py`` exist
+in the sandbox. Frames are described in ``protocol.py``.
+
+Order matters: the worker imports everything it will ever need and takes private
+copies of its protocol pipes *before* it tightens its own rlimits and before any
+untrusted code runs; afterwards fd 0 and fd 1 point at /dev/null, so nothing a program
+does can write into the protocol stream.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Runs before the heavy imports so a broken sandbox layout shows up as a clear message.
+sys.path[:0] = [os.path.dirname(os.path.abspath(__file__))] + sys.argv[1:]
+
+import builtins  # noqa: E402
+import importlib  # noqa: E402
+import operator  # noqa: E402
+import reprlib  # noqa: E402
+import resource  # noqa: E402
+import types  # noqa: E402
+from array import array  # noqa: E402
+from typing import Any  # noqa: E402
+
+import protocol as P  # type: ignore[import-not-found]  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.ipc  # noqa: E402,F401
+from RestrictedPython import compile_restricted_exec  # noqa: E402
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter  # noqa: E402
+from RestrictedPython.Guards import (  # noqa: E402
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr,
+)
+
+LABEL_SCHEMA = pa.schema([pa.field("label", pa.int8(), nullable=False)])
+_short = reprlib.Repr()
+_short.maxstring = 60
+_short.maxother = 60
+
+_INPLACE = {
+    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
+    "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow,
+    "<<=": operator.ilshift, ">>=": operator.irshift, "|=": operator.ior,
+    "^=": operator.ixor, "&=": operator.iand, "@=": operator.imatmul,
+}
+
+
+def _inplacevar(op: str, x: Any, y: Any) -> Any:
+    fn = _INPLACE.get(op)
+    if fn is None:
+        raise SyntaxError(f"unsupported in-place operator {op}")
+    return fn(x, y)
+
+
+def _apply(f: Any, *a: Any, **kw: Any) -> Any:
+    return f(*a, **kw)
+
+
+class Labeler:
+    """One compiled program with its own globals, builtins and import proxies."""
+
+    def __init__(self, lid: str, source: str, policy: dict[str, Any], real: dict[str, Any]) -> None:
+        self.id = lid
+        self.fn: Any = None
+        forbidden = frozenset(policy["forbidden_attributes"])
+        allowed = policy["modules"]
+
+        def guarded_getattr(obj: Any, name: str, default: Any = None, *rest: Any) -> Any:
+            if name in forbidden:
+                raise AttributeError(f"attribute {name!r} is not allowed")
+            return safer_getattr(obj, name, default, *rest)
+
+        # Fresh proxies per labeler: even if one managed to mutate a proxy, no other
+        # labeler would see it.
+        proxies = {
+            name: types.SimpleNamespace(**{a: getattr(real[name], a) for a in attrs if hasattr(real[name], a)})
+            for name, attrs in allowed.items()
+            if name in real
+        }
+
+        def guarded_import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
+            if level != 0 or name not in proxies:
+                raise ImportError(f"module {name!r} is not allowed")
+            return proxies[name]
+
+        bi = {n: getattr(builtins, n) for n in policy["builtins"] if hasattr(builtins, n)}
+        bi["__import__"] = guarded_import
+        self.globals: dict[str, Any] = {
+            "__builtins__": bi,
+            "__name__": "labeler",
+            "_getattr_": guarded_getattr,
+            "_getitem_": default_guarded_getitem,
+            "_getiter_": default_guarded_getiter,
+            "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+            "_unpack_sequence_": guarded_unpack_sequence,
+            "_write_": full_write_guard,
+            "_inplacevar_": _inplacevar,
+            "_apply_": _apply,
+        }
+        result = compile_restricted_exec(source, filename=f"<labeler {lid}>")
+        if result.errors or result.code is None:
+            raise SyntaxError("; ".join(result.errors))
+        exec(result.code, self.globals)
+        fn = self.globals.get("label_function")
+        if not callable(fn):
+            raise TypeError("the program does not define a callable label_function")
+        self.fn = fn
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {_short.repr(str(exc))[1:-1]}"[:300]
+
+
+def _label(lab: Labeler, texts: list[Any], k: int) -> tuple[bytes, int, str | None, str | None]:
+    """Run one labeler over a batch: (int8 bytes, error count, first error, violation)."""
+    out = array("b", bytes(len(texts)))
+    errors = 0
+    first: str | None = None
+    fn = lab.fn
+    for i, t in enumerate(texts):
+        if t is None:  # a null row abstains without calling the program
+            out[i] = -1
+            continue
+        try:
+            v = fn(t)
+        except BaseException as exc:  # noqa: B036 - SystemExit & co. are program faults too
+            errors += 1
+            if first is None:
+                first = f"row {i}: {_describe(exc)}"
+            out[i] = -1
+            continue
+        # bool is an int subclass, but True/False are not class ids: a contract error.
+        if type(v) is int and -1 <= v < k:
+            out[i] = v
+        else:
+            shown = _short.repr(v) if type(v) in (str, float, int, bool, type(None)) else "..."
+            return b"", errors, first, f"returned {type(v).__name__} {shown}; label_function must return an int in -1..{k - 1}"
+    return out.tobytes(), errors, first, None
+
+
+def _arrow_labels(raw: bytes, n: int) -> bytes:
+    # from_buffers, not pa.array(list): the latter imports pandas (~0.4 s of start-up).
+    arr = pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(raw)])
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, LABEL_SCHEMA) as w:
+        w.write_batch(pa.RecordBatch.from_arrays([arr], schema=LABEL_SCHEMA))
+    return sink.getvalue().to_pybytes()
+
+
+def _limit(which: int, value: int) -> None:
+    try:
+        soft, hard = resource.getrlimit(which)
+        cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (cap, cap))
+    except (ValueError, OSError):
+        pass  # a limit we cannot lower is enforced by the sandbox around us instead
+
+
+def _vm_size() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _tighten(limits: dict[str, Any]) -> None:
+    _limit(resource.RLIMIT_CORE, 0)
+    _limit(resource.RLIMIT_FSIZE, 0)
+    _limit(resource.RLIMIT_NOFILE, int(limits.get("nofile", 32)))
+    if limits.get("cpu_seconds"):
+        _limit(resource.RLIMIT_CPU, int(limits["cpu_seconds"]))
+    if limits.get("nproc"):
+        _limit(resource.RLIMIT_NPROC, int(limits["nproc"]))
+    if limits.get("memory_mb"):
+        # Address space = what the worker has mapped after its imports + the budget.
+        _limit(resource.RLIMIT_AS, _vm_size() + int(limits["memory_mb"]) * (1 << 20))
+    sys.setrecursionlimit(int(limits.get("recursion", 400)))
+
+
+def main() -> None:
+    proto_in = os.fdopen(os.dup(0), "rb", buffering=1 << 16)
+    out_fd = os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    sys.stdin = sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+
+    def send(payload: bytes) -> None:
+        view = memoryview(P.frame(payload))
+        while view:
+            view = view[os.write(out_fd, view) :]
+
+    first = P.read_frame(proto_in)
+    if first is None or first[:1] != P.SETUP:
+        send(P.FATAL + b"expected a setup frame")
+        os._exit(3)
+    _, setup, _ = P.parse_message(first)
+    policy = setup["policy"]
+    k = int(setup["cardinality"])
+    real = {}
+    for name in policy["modules"]:
+        try:
+            real[name] = importlib.import_module(name)
+        except ImportError:
+            pass  # listed but absent here: programs importing it get ImportError
+    _tighten(setup.get("limits", {}))
+    send(P.READY)
+
+    labelers: dict[str, Labeler] = {}
+    for prog in setup["programs"]:
+        err = None
+        try:
+            labelers[prog["id"]] = Labeler(prog["id"], prog["source"], policy, real)
+        except BaseException as exc:  # noqa: B036 - module-level code is untrusted
+            err = _describe(exc)
+        send(P.message(P.HELLO, {"id": prog["id"], "error": err}))
+
+    while True:
+        payload = P.read_frame(proto_in)
+        if payload is None or payload[:1] == P.END:
+            os._exit(0)
+        tag, head, body = P.parse_message(payload)
+        if tag != P.BATCH:
+            send(P.FATAL + b"unexpected frame tag")
+            os._exit(3)
+        col = pa.ipc.open_stream(pa.py_buffer(body)).read_all().column(0)
+        texts = col.to_pylist()
+        n = len(texts)
+        for lid in head["run"]:
+            raw, errors, first_err, violation = _label(labelers[lid], texts, k)
+            reply = {"id": lid, "batch": head["batch"], "errors": errors, "first_error": first_err, "violation": violation}
+            send(P.message(P.LABELS, reply, _arrow_labels(raw, n) if violation is None else b""))
+
+
+if __name__ == "__main__":
+    main()
