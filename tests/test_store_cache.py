@@ -6,7 +6,6 @@ import hashlib
 from pathlib import Path
 
 import pytest
-
 from alchemist_engine.labelers import RegistryError
 from alchemist_engine.store import ArtifactCache
 

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from alchemist_engine.store import LabelerRegistry
 from alchemist_engine.store.registry import CRASH_ENV
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import git
 import pytest
-
 from alchemist_engine.labelers import LabelerSpec, RegistryError
 from alchemist_engine.store import MARKER, LabelerRegistry, lock_path
 from alchemist_engine.store.records import CommitView, LabelerView
