@@ -27,6 +27,9 @@ from .data import load_dataset
 if TYPE_CHECKING:
     from ..store import ArtifactCache, LabelerRegistry
     from ..store.records import CommitInfo, CommitView, DiffReport, FsckReport, LabelerView
+    from .annotate import AnnotateResult
+    from .cost import CostReport
+    from .synth import PlannedCall, SynthResult
     from .transfer import ExportReport, ImportReport
 
 DEFAULT_WORKSPACE = ".alchemist"
@@ -173,3 +176,30 @@ class Workspace:
         field = self.task(task).input_field if task else "text"
         specs = self.registry.labelers(ref=sha, task=task)
         return export_labelers(specs, fmt, Path(directory), ref=ref or sha, input_field=field)
+
+    # -- LLM synthesis, costs, direct annotation (engine/synth.py, cost.py, annotate.py) -------
+
+    def synth(self, **options: Any) -> SynthResult:
+        """Write labelers with an LLM and commit the accepted ones; options as in
+        :func:`engine.synth.workspace_synth` (the CLI's ``synth`` flags)."""
+        from .synth import workspace_synth
+
+        return workspace_synth(self, **options)
+
+    def synth_plan(self, **options: Any) -> list[PlannedCall]:
+        """The prompts ``synth`` would send (``synth --print-prompts``); no call is made."""
+        from .synth import workspace_plan
+
+        return workspace_plan(self, **options)
+
+    def cost(self, **options: Any) -> CostReport:
+        """Spend by task, mode and model; with ``data``, the direct-annotation estimate."""
+        from .cost import workspace_cost
+
+        return workspace_cost(self, **options)
+
+    def annotate(self, **options: Any) -> AnnotateResult:
+        """The model labels rows directly (the paper's baseline), with its real cost."""
+        from .annotate import workspace_annotate
+
+        return workspace_annotate(self, **options)
