@@ -238,3 +238,55 @@ def estimate_direct_annotation(
     return annotation_estimate(
         (tpl.render(**values, text=t) for t in texts), model, prices or PriceTable.load()
     )
+
+
+@dataclass
+class CostReport:
+    """``alchemist-engine cost``: spend by (kind, task, mode, model), plus an optional
+    estimate of annotating a dataset directly."""
+
+    rows: list[SpendRow]
+    total_usd: float
+    total_input_tokens: int
+    total_output_tokens: int
+    direct_annotation: AnnotationEstimate | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spend": [r.to_dict() for r in self.rows],
+            "total_usd": round(self.total_usd, 8),
+            "total_input_tokens": self.total_input_tokens,
+            "total_output_tokens": self.total_output_tokens,
+            "direct_annotation": self.direct_annotation.to_dict() if self.direct_annotation else None,
+        }
+
+
+def workspace_cost(
+    ws: Any,
+    *,
+    task: str | None = None,
+    data: str | Path | None = None,
+    model: str = "gpt-3.5-turbo",
+    split: str | None = "train",
+    prices: str | Path | None = None,
+) -> CostReport:
+    """``Workspace.cost``: read the spend ledger; with ``data``, estimate direct annotation."""
+    rows = spend_report(read_spend(ws.root / "spend.jsonl"), task=task)
+    direct = None
+    if data is not None:
+        from .data import load_dataset
+
+        spec = ws.task(task, data)
+        table = load_dataset(data, task=spec)
+        texts = table["text"].to_pylist()
+        if split is not None and split in set(table["split"].to_pylist()):
+            texts = [t for t, s in zip(texts, table["split"].to_pylist(), strict=True) if s == split]
+        direct = estimate_direct_annotation(texts, task=spec, model=model,
+                                            prices=PriceTable.load(prices))
+    return CostReport(
+        rows=rows,
+        total_usd=sum(r.cost_usd for r in rows),
+        total_input_tokens=sum(r.input_tokens for r in rows),
+        total_output_tokens=sum(r.output_tokens for r in rows),
+        direct_annotation=direct,
+    )

@@ -645,3 +645,110 @@ def refine(
             "commit": result.commit,
         })
     return result
+
+
+# ---------------------------------------------------------------- workspace glue
+
+#: Rows of the data the dry run executes every program on (deterministic stride sample).
+DRY_RUN_ROWS = 200
+
+
+def dry_run_sample(table: Any, k: int = DRY_RUN_ROWS) -> list[str]:
+    """Up to ``k`` texts spread over the train split (all rows if there is no train split)."""
+    texts = table["text"].to_pylist()
+    splits = table["split"].to_pylist()
+    pool = [t for t, s in zip(texts, splits, strict=True) if s == "train"] or texts
+    step = max(1, len(pool) // k)
+    return pool[::step][:k]
+
+
+def workspace_synth(
+    ws: Any,
+    *,
+    task: str | None,
+    data: str | Path | None,
+    provider: str,
+    model: str,
+    mode: str = "scriptorium",
+    n: int = 5,
+    prior: str | None = None,
+    prior_model: str | None = None,
+    base_url: str | None = None,
+    recordings: str | Path | None = None,
+    record_provider: str | None = None,
+    budget_usd: float | None = None,
+    kb: str | Path | None = None,
+    refine_labeler: str | None = None,
+    dev: str | Path | None = None,
+    mission: str | None = None,
+    prior_query: str | None = None,
+    runner: str | None = None,
+    prices: str | Path | None = None,
+    temperature: float = DEFAULT_TEMPERATURE,
+    top_k: int = DEFAULT_TOP_K,
+    log: Callable[[str], None] | None = None,
+) -> SynthResult:
+    """``Workspace.synth``: resolve names and paths, then :func:`synthesize` or :func:`refine`."""
+    from ..sandbox import get_runner
+    from .data import load_dataset
+    from .providers import get_provider
+
+    spec = ws.task(task, data)
+    table = load_dataset(data, task=spec) if data is not None else None
+    price_table = PriceTable.load(prices)
+    prov = get_provider(provider, base_url=base_url, recordings=recordings,
+                        record_provider=record_provider)
+    run = get_runner(runner)
+    ledger = ws.root / "spend.jsonl"
+    if refine_labeler is not None:
+        if dev is None:
+            raise TaskError("--refine needs --dev PATH: a small labeled dev set")
+        found = [lf for lf in ws.registry.labelers(task=spec.name, include_disabled=True)
+                 if lf.id == refine_labeler]
+        if not found:
+            raise TaskError(f"no labeler {refine_labeler!r} for task {spec.name!r} in the registry "
+                            "(see `alchemist-engine labelers`)")
+        dev_table = load_dataset(dev, task=spec)
+        return refine(spec, found[0], dev_table["text"].to_pylist(), dev_table["label"].to_pylist(),
+                      provider=prov, model=model, runner=run, registry=ws.registry,
+                      budget_usd=budget_usd, prices=price_table, mission=mission, ledger=ledger)
+    if table is None:
+        raise TaskError("synth needs --data PATH: programs are dry-run on a sample of it")
+    knowledge = None
+    if kb is not None:
+        from .rag import KnowledgeBase
+
+        knowledge = KnowledgeBase.build(kb, cache_dir=ws.root / "kb")
+    return synthesize(
+        spec, provider=prov, model=model, mode=mode, n=n, prior=prior, prior_model=prior_model,
+        kb=knowledge, sample_texts=dry_run_sample(table), runner=run, registry=ws.registry,
+        budget_usd=budget_usd, prices=price_table, mission=mission, prior_query=prior_query,
+        temperature=temperature, top_k=top_k, state_dir=ws.root / "synth-state", ledger=ledger,
+        log=log,
+    )
+
+
+def workspace_plan(
+    ws: Any,
+    *,
+    task: str | None,
+    data: str | Path | None = None,
+    model: str,
+    mode: str = "scriptorium",
+    n: int = 5,
+    prior: str | None = None,
+    prior_model: str | None = None,
+    kb: str | Path | None = None,
+    mission: str | None = None,
+    prior_query: str | None = None,
+    top_k: int = DEFAULT_TOP_K,
+) -> list[PlannedCall]:
+    """``synth --print-prompts``: the calls a run would make, without making any."""
+    spec = ws.task(task, data)
+    knowledge = None
+    if kb is not None:
+        from .rag import KnowledgeBase
+
+        knowledge = KnowledgeBase.build(kb, cache_dir=ws.root / "kb")
+    return plan_prompts(spec, mode=mode, model=model, n=n, prior=prior, prior_model=prior_model,
+                        mission=mission, prior_query=prior_query, kb=knowledge, top_k=top_k)
