@@ -192,6 +192,297 @@ def demo(ctx: click.Context, data: Path | None, seeds: int, runner: str | None, 
         render_demo(report, out)
 
 
+# -- registry (issue 4): labelers, show, log, diff, tag, rollback, disable, enable, fsck,
+# -- import, export. Each is one Workspace method of the same name.
+
+
+def _render_commit(info: Any, verb: str) -> None:
+    d = info.to_dict()
+    tags = f" [{', '.join(d['tags'])}]" if d["tags"] else ""
+    out.print(f"{verb} {d['short']}{tags}  {d['summary']}")
+    for sign, key in (("+", "added"), ("-", "removed"), ("~", "changed")):
+        for lid in d[key]:
+            out.print(f"  {sign} {lid}")
+
+
+def _render_diff(d: dict[str, Any], stat: bool) -> None:
+    for key, sign in (("added", "+"), ("removed", "-"), ("changed", "~")):
+        for c in d[key]:
+            out.print(f"{sign} {c['task']}/{c['id']}  (+{c['lines_added']} -{c['lines_removed']})")
+            for k, v in c["metadata_delta"].items():
+                if key == "changed":
+                    out.print(f"    {k}: {v['old']!r} -> {v['new']!r}", markup=False)
+            if not stat and c["source_diff"]:
+                out.print(c["source_diff"].rstrip("\n"), markup=False, highlight=False)
+    if not (d["added"] or d["removed"] or d["changed"]):
+        out.print("no labeler changes")
+
+
+@cli.command()
+@click.option("--ref", default=None, help="Registry revision or tag [default: HEAD].")
+@click.option("--task", default=None, help="Only this task's labelers.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows.")
+@click.pass_context
+def labelers(ctx: click.Context, ref: str | None, task: str | None, as_json: bool) -> None:
+    """List stored labelers with mode, model, cost and dev-set coverage.
+
+    \b
+    Example:
+        alchemist-engine labelers --task youtube --ref v1
+    """
+    from rich.table import Column
+
+    from .store import labeler_row
+
+    rows = [labeler_row(s) for s in _ws(ctx).labelers(ref=ref, task=task)]
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table("task", "state", "mode", "model", "cost $", "coverage")
+    table.columns.insert(0, Column("id", no_wrap=True))
+    for r in rows:
+        table.add_row(
+            r["id"], r["task"], "enabled" if r["enabled"] else "disabled", r["mode"] or "",
+            r["model"] or "", f"{r['cost_usd']:.4f}" if r["cost_usd"] is not None else "",
+            f"{r['coverage']:.1%}" if isinstance(r["coverage"], int | float) else "",
+        )
+    out.print(table)
+    out.print(f"{len(rows)} labeler(s)")
+
+
+@cli.command()
+@click.argument("name_or_rev", metavar="LABELER|REV")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def show(ctx: click.Context, name_or_rev: str, as_json: bool) -> None:
+    """Show a labeler (ID or ID@REV: source, metadata, history) or a commit (REV).
+
+    \b
+    Example:
+        alchemist-engine show youtube-subscribe-3f9a2c
+        alchemist-engine show v1
+    """
+    view = _ws(ctx).show(name_or_rev)
+    d = view.to_dict()
+    if as_json:
+        _emit_json(d)
+    elif d["kind"] == "labeler":
+        state = "enabled" if d["enabled"] else "disabled"
+        out.print(f"[bold]{d['id']}[/bold]  task {d['task']}  {state}  at {d['rev'][:10]}")
+        out.print(json.dumps(d["metadata"], indent=2), markup=False, highlight=False)
+        out.print(d["source"], markup=False, highlight=False)
+        for c in d["history"]:
+            out.print(f"  {c['short']}  {c['time']}  {c['summary']}", markup=False)
+    else:
+        c = d["commit"]
+        out.print(f"commit {c['sha']}  {c['time']}  {c['author']}", markup=False)
+        out.print(c["message"], markup=False, highlight=False)
+        _render_diff(d["diff"], stat=False)
+
+
+@cli.command()
+@click.option("-n", "--limit", type=int, default=None, help="At most this many commits.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def log(ctx: click.Context, limit: int | None, as_json: bool) -> None:
+    """The registry's history, newest first (one commit per synth or import run).
+
+    \b
+    Example:
+        alchemist-engine log -n 10
+    """
+    from rich.table import Column
+
+    commits = _ws(ctx).log(limit=limit)
+    if as_json:
+        _emit_json([c.to_dict() for c in commits])
+        return
+    table = Table("time", "tags", "+", "-", "~", "summary")
+    table.columns.insert(0, Column("commit", no_wrap=True))
+    for c in commits:
+        table.add_row(c.short, c.time[:16].replace("T", " "), ", ".join(c.tags), str(len(c.added)),
+                      str(len(c.removed)), str(len(c.changed)), c.summary)
+    out.print(table)
+
+
+@cli.command()
+@click.argument("a")
+@click.argument("b", required=False)
+@click.option("--stat", is_flag=True, help="Only which labelers changed, no source diffs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def diff(ctx: click.Context, a: str, b: str | None, stat: bool, as_json: bool) -> None:
+    """Labelers added, removed and changed from revision A to B [default: HEAD].
+
+    \b
+    Example:
+        alchemist-engine diff v1 HEAD
+        alchemist-engine diff HEAD~1 --stat
+    """
+    report = _ws(ctx).diff(a, b, stat=stat)
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        _render_diff(report.to_dict(), stat)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("rev", required=False)
+@click.option("--force", is_flag=True, help="Move the tag if it already exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def tag(ctx: click.Context, name: str, rev: str | None, force: bool, as_json: bool) -> None:
+    """Name a registry revision [default: HEAD], e.g. to apply it later with --ref.
+
+    \b
+    Example:
+        alchemist-engine tag v1
+        alchemist-engine apply --data new.csv --task youtube --ref v1
+    """
+    info = _ws(ctx).tag(name, rev, force=force)
+    if as_json:
+        _emit_json({"tag": name, "commit": info.to_dict()})
+    else:
+        out.print(f"tagged {info.short} as {name}  ({info.summary})", markup=False)
+
+
+@cli.command()
+@click.argument("rev")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def rollback(ctx: click.Context, rev: str, as_json: bool) -> None:
+    """Restore the labelers of REV as a NEW commit (history is never rewritten).
+
+    \b
+    Example:
+        alchemist-engine rollback v1
+    """
+    info = _ws(ctx).rollback(rev)
+    if as_json:
+        _emit_json(info.to_dict())
+    else:
+        _render_commit(info, "now at")
+
+
+@cli.command()
+@click.argument("labeler")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def disable(ctx: click.Context, labeler: str, as_json: bool) -> None:
+    """Keep a labeler stored but leave it out of apply (a commit).
+
+    \b
+    Example:
+        alchemist-engine disable youtube-subscribe-3f9a2c
+    """
+    info = _ws(ctx).disable(labeler)
+    if as_json:
+        _emit_json(info.to_dict())
+    else:
+        _render_commit(info, "now at")
+
+
+@cli.command()
+@click.argument("labeler")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def enable(ctx: click.Context, labeler: str, as_json: bool) -> None:
+    """Put a disabled labeler back into apply (a commit).
+
+    \b
+    Example:
+        alchemist-engine enable youtube-subscribe-3f9a2c
+    """
+    info = _ws(ctx).enable(labeler)
+    if as_json:
+        _emit_json(info.to_dict())
+    else:
+        _render_commit(info, "now at")
+
+
+@cli.command()
+@click.option("--repair", is_flag=True,
+              help="Clean leftovers of killed writers and reset the work tree to HEAD.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def fsck(ctx: click.Context, repair: bool, as_json: bool) -> None:
+    """Check the registry: git objects, every labeler pair, leftovers; exit 1 on problems.
+
+    \b
+    Example:
+        alchemist-engine fsck
+        alchemist-engine fsck --repair
+    """
+    report = _ws(ctx).fsck(repair=repair)
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        for r in report.repaired:
+            out.print(f"repaired: {r}", markup=False)
+        for p in report.problems:
+            out.print(f"problem: {p}", markup=False)
+        head = report.head[:10] if report.head else "-"
+        out.print(f"{'ok' if report.ok else 'NOT OK'}: {report.labelers} labelers at {head}")
+    if not report.ok:
+        ctx.exit(1)
+
+
+@cli.command(name="import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--task", required=True, help="Task the programs label (built-in or --task-file).")
+@click.option("-m", "--message", default=None, help="Commit message [default: a summary].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def import_(ctx: click.Context, paths: tuple[Path, ...], task: str, message: str | None,
+            as_json: bool) -> None:
+    """Import ALCHEmist LF*.py folders and plain .py programs (validated; one commit).
+
+    \b
+    Example:
+        alchemist-engine import Alchemist_Data/youtube/ScriptoriumWS/gpt-4 --task youtube
+        alchemist-engine import my_lf.py other_lf.py --task sms --json
+    """
+    report = _ws(ctx).import_(list(paths), task=task, message=message)
+    if as_json:
+        _emit_json(report.to_dict())
+        return
+    for item in report.items:
+        if item.status == "imported":
+            out.print(f"imported  {item.path} -> {item.id}", markup=False)
+        elif item.status == "duplicate":
+            out.print(f"duplicate {item.path} (already stored as {item.duplicate_of})", markup=False)
+        else:
+            out.print(f"rejected  {item.path}: {'; '.join(item.reasons)}", markup=False)
+    commit = report.commit[:10] if report.commit else "no commit"
+    out.print(f"{len(report.imported)} imported, {len(report.rejected)} rejected, "
+              f"{len(report.duplicates)} duplicate ({commit})")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["snorkel", "alchemist", "python"]),
+              required=True, help="snorkel module, ALCHEmist LF folder, or plain .py files.")
+@click.option("--ref", default=None, help="Registry revision or tag [default: HEAD].")
+@click.option("--task", default=None, help="Only this task's labelers.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def export(ctx: click.Context, directory: Path, fmt: str, ref: str | None, task: str | None,
+           as_json: bool) -> None:
+    """Write stored labelers as a Snorkel module, an ALCHEmist folder or .py files.
+
+    \b
+    Example:
+        alchemist-engine export --ref v1 --format snorkel out/
+        alchemist-engine export --format alchemist --task youtube lfs/
+    """
+    report = _ws(ctx).export(directory, fmt=fmt, ref=ref, task=task)
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        out.print(f"wrote {len(report.labelers)} labeler(s) as {fmt} to {directory}", markup=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
