@@ -483,6 +483,213 @@ def export(ctx: click.Context, directory: Path, fmt: str, ref: str | None, task:
         out.print(f"wrote {len(report.labelers)} labeler(s) as {fmt} to {directory}", markup=False)
 
 
+_PROVIDERS = ["openai", "anthropic", "replay", "record"]
+
+
+def _provider_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--provider/--base-url/--model/--recordings/--record-provider/--budget-usd/--prices."""
+    for opt in reversed([
+        click.option("--provider", type=click.Choice(_PROVIDERS), default="openai", show_default=True,
+                     help="LLM provider; keys from OPENAI_API_KEY / ANTHROPIC_API_KEY only."),
+        click.option("--base-url", default=None,
+                     help="API base URL (any OpenAI-compatible server: vLLM, Ollama, llama.cpp)."),
+        click.option("--model", default="gpt-3.5-turbo", show_default=True, help="Model name."),
+        click.option("--recordings", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Recordings file for --provider replay (read) or record (written)."),
+        click.option("--record-provider", type=click.Choice(["openai", "anthropic"]), default=None,
+                     help="The live provider --provider record wraps."),
+        click.option("--budget-usd", type=float, default=None,
+                     help="Never spend more than this (checked before every call)."),
+        click.option("--prices", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="JSON price table overriding the bundled one [env ALCHEMIST_PRICES]."),
+    ]):
+        f = opt(f)
+    return f
+
+
+@cli.command()
+@click.option("--task", default=None, help="Task name [default: the data folder's name].")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Dataset; programs are dry-run on a sample of its train split.")
+@click.option("--mode", type=click.Choice(["scriptorium", "alchemist", "alchemist-rag"]),
+              default="scriptorium", show_default=True, help="Synthesis mode (ALCHEmist paper).")
+@click.option("--prior", type=click.Choice(["heuristics", "keywords", "description", "examples", "all"]),
+              default=None, help="Prior-knowledge kind for the alchemist modes [default: all].")
+@click.option("--prior-model", default=None, help="Model writing the prior knowledge [default: --model].")
+@click.option("--prior-query", default=None, help="Override the prior-knowledge question.")
+@click.option("--mission", default=None, help="Override the task's mission statement.")
+@click.option("--kb", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Documents for alchemist-rag (.txt .md .csv .html .pdf, a folder or a file).")
+@click.option("-n", "n", default=5, show_default=True, help="Programs to request.")
+@_provider_options
+@click.option("--refine", "refine_labeler", default=None, metavar="LABELER",
+              help="Improve this stored labeler using --dev; commits a child version.")
+@click.option("--dev", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Small labeled dev set for --refine.")
+@click.option("--runner", type=click.Choice(["docker", "bwrap", "subprocess"]), default=None,
+              help="Sandbox runner for dry runs [default: the strongest available].")
+@click.option("--task-file", "synth_task_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="TOML file defining custom tasks (same as the global option).")
+@click.option("--print-prompts", is_flag=True, help="Print the prompts a run would send; call nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def synth(ctx: click.Context, task: str | None, data: Path | None, mode: str, prior: str | None,
+          prior_model: str | None, prior_query: str | None, mission: str | None, kb: Path | None,
+          n: int, provider: str, base_url: str | None, model: str, recordings: Path | None,
+          record_provider: str | None, budget_usd: float | None, prices: Path | None,
+          refine_labeler: str | None, dev: Path | None, runner: str | None,
+          synth_task_file: Path | None, print_prompts: bool, as_json: bool) -> None:
+    """Have an LLM write labelers, validate and dry-run them, commit the accepted ones.
+
+    One registry commit per run. Programs already received are committed even when a
+    later call fails; rerunning the same command continues where it stopped.
+
+    \b
+    Example:
+        alchemist-engine synth --task youtube --data data/youtube --mode alchemist \\
+            --prior heuristics --provider openai --model gpt-4o-mini -n 10
+        alchemist-engine synth --task youtube --data data/youtube --provider replay \\
+            --recordings rec.json --model gpt-3.5-turbo -n 14 --json
+        alchemist-engine synth --task youtube --refine youtube-kw-3f9a2c --dev dev.jsonl
+    """
+    ws = _ws(ctx)
+    if synth_task_file is not None:
+        ws.task_file = synth_task_file
+    if print_prompts:
+        calls = ws.synth_plan(task=task, data=data, model=model, mode=mode, n=n, prior=prior,
+                              prior_model=prior_model, kb=kb, mission=mission, prior_query=prior_query)
+        if as_json:
+            _emit_json([c.to_dict() for c in calls])
+            return
+        for c in calls:
+            out.rule(f"{c.kind} call · seed {c.seed} · {c.model} · {c.template_id}"
+                     + (f" · {c.prior_kind}" if c.prior_kind else ""))
+            for m in c.messages:
+                out.print(f"[bold]{m['role']}[/bold]")
+                out.print(m["content"], markup=False, highlight=False)
+        return
+    result = ws.synth(task=task, data=data, provider=provider, model=model, mode=mode, n=n,
+                      prior=prior, prior_model=prior_model, base_url=base_url, recordings=recordings,
+                      record_provider=record_provider, budget_usd=budget_usd, kb=kb,
+                      refine_labeler=refine_labeler, dev=dev, mission=mission,
+                      prior_query=prior_query, runner=runner, prices=prices,
+                      log=None if as_json else console.print)
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        acc = Table("accepted", "sample", "prior", "cost $", title="Accepted labelers")
+        for lf in result.accepted:
+            md = lf.metadata
+            acc.add_row(lf.id, str(md.get("sample")), str(md.get("prior_kind") or "-"),
+                        f"{md['cost_usd']:.6f}" if md.get("cost_usd") is not None else "?")
+        out.print(acc)
+        if result.rejected:
+            rej = Table("sample", "stage", "reason", title="Rejected")
+            for r in result.rejected:
+                rej.add_row(str(r.sample), r.stage, r.reason)
+            out.print(rej)
+        out.print(
+            f"{len(result.accepted)} accepted, {len(result.rejected)} rejected; "
+            f"{result.input_tokens:,} + {result.output_tokens:,} tokens = ${result.cost_usd:.4f}; "
+            f"commit {result.commit or '-'}"
+            + (f"; stopped: {result.stopped}" if result.stopped else "")
+        )
+    if result.error:
+        raise click.ClickException(
+            f"{result.error} ({len(result.accepted)} accepted programs committed"
+            f"{' in ' + result.commit[:10] if result.commit else ''})"
+        )
+
+
+@cli.command()
+@click.option("--task", default=None, help="Only this task.")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Also estimate labelling this dataset directly with --model.")
+@click.option("--model", default="gpt-3.5-turbo", show_default=True,
+              help="Model for the direct-annotation estimate.")
+@click.option("--split", default="train", show_default=True,
+              help="Split to estimate (all rows when the data has no such split).")
+@click.option("--prices", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="JSON price table overriding the bundled one.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def cost(ctx: click.Context, task: str | None, data: Path | None, model: str, split: str,
+         prices: Path | None, as_json: bool) -> None:
+    """Report LLM spend by task, mode and model (synth, refine, annotate runs).
+
+    With --data, also estimate what the model labelling every row directly would cost
+    (input tokens = ceil(chars/4) of each annotation prompt, 8 output tokens a row).
+
+    \b
+    Example:
+        alchemist-engine cost
+        alchemist-engine cost --task youtube --data data/youtube --model gpt-4o-mini --json
+    """
+    report = _ws(ctx).cost(task=task, data=data, model=model, split=split, prices=prices)
+    d = report.to_dict()
+    if as_json:
+        _emit_json(d)
+        return
+    table = Table("kind", "task", "mode", "model", "runs", "calls", "input tok", "output tok",
+                  "accepted", "cost $", title="Spend")
+    for r in d["spend"]:
+        table.add_row(r["kind"], r["task"], r["mode"], r["model"], str(r["runs"]), str(r["calls"]),
+                      f"{r['input_tokens']:,}", f"{r['output_tokens']:,}", str(r["accepted"]),
+                      f"{r['cost_usd']:.4f}")
+    out.print(table)
+    out.print(f"total: ${d['total_usd']:.4f} ({d['total_input_tokens']:,} + "
+              f"{d['total_output_tokens']:,} tokens)")
+    da = d["direct_annotation"]
+    if da:
+        price = "unknown price" if da["cost_usd"] is None else f"${da['cost_usd']:.4f}"
+        out.print(f"direct annotation of {da['rows']:,} rows with {da['model']} (estimate): "
+                  f"{da['input_tokens']:,} + {da['output_tokens']:,} tokens = {price}")
+
+
+@cli.command()
+@click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Rows to label.")
+@click.option("--task", default=None, help="Task name [default: the data folder's name].")
+@click.option("--split", default=None, help="Only this split.")
+@click.option("--max-rows", type=int, default=None, help="Label at most this many rows.")
+@_provider_options
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="JSONL output [default: WORKSPACE/annotations/TASK-MODEL.jsonl].")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def annotate(ctx: click.Context, data: Path, task: str | None, split: str | None,
+             max_rows: int | None, provider: str, base_url: str | None, model: str,
+             recordings: Path | None, record_provider: str | None, budget_usd: float | None,
+             prices: Path | None, out_path: Path | None, as_json: bool) -> None:
+    """Have the model label rows directly: the baseline synthesis is compared against.
+
+    Writes JSONL (id, text, label = the model's answer, gold, split) that loads back as a
+    dataset: use it as labels, or as the --dev set of `synth --refine`.
+
+    \b
+    Example:
+        alchemist-engine annotate --data data/youtube --split valid --max-rows 100 \\
+            --provider openai --model gpt-4o-mini --budget-usd 0.05
+    """
+    with _progress("annotate", max_rows, enabled=not as_json) as advance:
+        res = _ws(ctx).annotate(data=data, task=task, provider=provider, model=model,
+                                base_url=base_url, recordings=recordings,
+                                record_provider=record_provider, max_rows=max_rows, split=split,
+                                budget_usd=budget_usd, out=out_path, prices=prices, progress=advance)
+    d = res.to_dict()
+    if as_json:
+        _emit_json(d)
+    else:
+        acc = "n/a" if d["accuracy"] is None else f"{d['accuracy']:.3f}"
+        out.print(
+            f"{d['rows']:,} rows labelled by {d['model']} ({d['parsed']} parsed, {d['unparsed']} "
+            f"unparsed -> abstain); accuracy vs gold {acc}; {d['input_tokens']:,} + "
+            f"{d['output_tokens']:,} tokens = ${d['cost_usd']:.4f}; written to {d['out']}"
+        )
+    if res.error and res.stopped != "budget":
+        raise click.ClickException(f"{res.error} ({res.rows} rows labelled and written)")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
