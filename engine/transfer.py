@@ -22,6 +22,7 @@ import ast
 import hashlib
 import json
 import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,7 +169,10 @@ def parse_program(path: Path, root: Path | None = None) -> ParsedProgram:
     lines = text.splitlines(keepends=True)
     start = 0
     try:
-        first = ast.parse(text).body[:1]
+        with warnings.catch_warnings():
+            # ALCHEmist prompts hold regexes like \d+: invalid escapes, harmless here.
+            warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+            first = ast.parse(text).body[:1]
     except SyntaxError:
         first = []
     if (
