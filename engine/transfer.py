@@ -272,11 +272,13 @@ def _metadata(prog: ParsedProgram, task: str, validation: dict[str, Any]) -> dic
         "prior_kind": prog.prior_kind,
         "prompt": prog.prompt,
         "template_id": None,
-        "retrieved_passages": [],
+        "passages": [],
         "provider": None,
         "model": prog.model,
-        "tokens": prog.tokens,
+        "input_tokens": prog.tokens["prompt"] if prog.tokens else None,
+        "output_tokens": prog.tokens["completion"] if prog.tokens else None,
         "cost_usd": prog.cost_usd,
+        "price_known": prog.cost_usd is not None,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "validation": validation,
         "lowered": None,
@@ -339,16 +341,14 @@ def _manifest_entry(s: LabelerSpec, file: str) -> dict[str, Any]:
 
 def _alchemist_text(s: LabelerSpec) -> str:
     meta = s.metadata
-    prompt = str(meta.get("prompt") or f"labeler {s.id} (task {s.task})")
+    prompt = _prompt_text(meta.get("prompt")) or f"labeler {s.id} (task {s.task})"
     # Escape so the string literal evaluates back to exactly this prompt on import.
     prompt = prompt.replace("\\", "\\\\")
     quote = "'''" if "'''" not in prompt else '"""'
     if quote in prompt:
         prompt = prompt.replace('"""', '\\"\\"\\"')
-    raw_tokens = meta.get("tokens")
-    tokens: dict[str, Any] = raw_tokens if isinstance(raw_tokens, dict) else {}
-    p = int(tokens.get("prompt", 0) or 0)
-    c = int(tokens.get("completion", 0) or 0)
+    p = _int(meta.get("input_tokens"))
+    c = _int(meta.get("output_tokens"))
     cost = meta.get("cost_usd", meta.get("cost"))
     lines = [
         f"{quote}\n{prompt}\n{quote}\n",
@@ -358,6 +358,20 @@ def _alchemist_text(s: LabelerSpec) -> str:
         s.source if s.source.endswith("\n") else s.source + "\n",
     ]
     return "".join(lines)
+
+
+def _prompt_text(prompt: Any) -> str:
+    """Synth stores chat messages; ALCHEmist files hold one text."""
+    if isinstance(prompt, list):
+        return "\n\n".join(
+            f"[{m.get('role', '?')}]\n{m.get('content', '')}" if isinstance(m, dict) else str(m)
+            for m in prompt
+        )
+    return str(prompt) if prompt else ""
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) else 0
 
 
 def _snorkel_module(labelers: list[LabelerSpec], ref: str, input_field: str) -> str:

@@ -140,7 +140,12 @@ class FsckReport:
 def labeler_row(spec: LabelerSpec) -> dict[str, Any]:
     """The columns of ``alchemist-engine labelers``: id, task, state, mode, model, cost, coverage."""
     meta = spec.metadata
-    stats = meta.get("dev_stats") if isinstance(meta.get("dev_stats"), dict) else {}
+    # Coverage is known once a labeler has been scored on a dev set (synth --refine
+    # writes dev_after; other writers may use dev_stats).
+    stats: dict[str, Any] = {}
+    for key in ("dev_stats", "dev_after"):
+        if isinstance(meta.get(key), dict):
+            stats = meta[key]
     cost = meta.get("cost_usd", meta.get("cost"))
     return {
         "id": spec.id,
@@ -149,6 +154,6 @@ def labeler_row(spec: LabelerSpec) -> dict[str, Any]:
         "mode": meta.get("mode"),
         "model": meta.get("model"),
         "cost_usd": cost if isinstance(cost, int | float) else None,
-        "coverage": (stats or {}).get("coverage"),
+        "coverage": stats.get("coverage", meta.get("coverage")),
         "content_hash": spec.content_hash,
     }

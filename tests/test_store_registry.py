@@ -251,3 +251,14 @@ def test_lock_is_held_during_writes(reg: LabelerRegistry) -> None:
         holder.kill()
         holder.wait()
     slow.commit([spec(slow, KW)], "x")
+
+
+def test_labeler_row_reads_synth_metadata() -> None:
+    from alchemist_engine.store import labeler_row
+
+    s = LabelerSpec("a", "youtube", KW, {"mode": "alchemist", "model": "gpt-4o", "cost_usd": 0.002,
+                                        "dev_after": {"coverage": 0.25, "accuracy": 0.9}})
+    row = labeler_row(s)
+    assert (row["mode"], row["model"], row["cost_usd"], row["coverage"]) == (
+        "alchemist", "gpt-4o", 0.002, 0.25)
+    assert labeler_row(LabelerSpec("b", "youtube", KW))["coverage"] is None

@@ -96,6 +96,7 @@ def test_import_validates_and_commits_once(folder: Path, tmp_path: Path) -> None
     assert lf1.source == KW
     m = lf1.metadata
     assert m["prompt"] == "prompt one, \\d stays" and m["cost_usd"] == 0.0008
+    assert (m["input_tokens"], m["output_tokens"]) == (812, 240)
     assert m["mode"] == "alchemist" and m["model"] == "gpt-4" and m["prior_kind"] == "heuristics"
     assert m["validation"]["ok"] is True and m["origin"]["kind"] == "import"
     assert stored[rep.items[4].id or ""].source.startswith('"""A module docstring')
@@ -115,9 +116,11 @@ def test_import_nothing_found(tmp_path: Path) -> None:
 def _specs() -> list[LabelerSpec]:
     return [
         LabelerSpec("youtube-subscribe-1", "youtube", KW,
-                    {"prompt": PROMPT, "cost_usd": 0.0012,
-                     "tokens": {"prompt": 10, "completion": 5, "total": 15}}),
-        LabelerSpec("youtube-https-2", "youtube", URL, {}),
+                    {"prompt": PROMPT, "cost_usd": 0.0012, "input_tokens": 10,
+                     "output_tokens": 5}),
+        LabelerSpec("youtube-https-2", "youtube", URL,
+                    {"prompt": [{"role": "system", "content": "sys"},
+                                {"role": "user", "content": "write one"}]}),
         LabelerSpec("youtube-short-3", "youtube", SHORT.rstrip("\n"), {}),  # no final newline
     ]
 
@@ -128,6 +131,8 @@ def test_export_alchemist_round_trip(tmp_path: Path) -> None:
     p = parse_program(tmp_path / "out" / "LF1.py")
     assert p.prompt == PROMPT and p.source == KW and p.cost_usd == 0.0012
     assert p.tokens == {"prompt": 10, "completion": 5, "total": 15}
+    chat = parse_program(tmp_path / "out" / "LF2.py")
+    assert chat.prompt == "[system]\nsys\n\n[user]\nwrite one" and chat.source == URL
     # What the original ALCHEmist labeling.py does with the folder: exec + $[cost] regex.
     import re
 
