@@ -5,7 +5,7 @@ Used by the provider and synth tests (the real SDKs talk to it over HTTP) and by
     python tests/fakeserver.py --faults 429,ok,500,ok   # prints its base URL, serves forever
 
 Each request consumes the next scripted action (then ``default`` applies):
-``ok`` (a reply with a labeling function), ``nocode`` (prose only), ``429`` /
+``ok`` (a reply with a labeling function; every sixth one imports ``os``), ``nocode`` (prose only), ``429`` /
 ``429:S`` (rate limited, retry-after S seconds), ``500``, ``529``, ``timeout``
 (answers after ``slow_s``), ``malformed`` (a broken JSON body), ``empty`` (valid JSON
 without choices/content), ``401``, ``404``. Usage fields are counted from the request
@@ -63,6 +63,8 @@ def default_reply(i: int, request: dict[str, Any]) -> str:
                "- Ham comments talk about the song or the video itself."
     if "JSON" in prompt and "label" in prompt:  # a direct annotation call
         return json.dumps({"label": 1 if "subscribe" in prompt.lower() else 0})
+    if i % 6 == 5:  # a program the sandbox policy must reject, as real models sometimes write
+        return "```python\nimport os\n\ndef label_function(text):\n    return 1 if os.sep in text else -1\n```"
     return f"Here is a labeling function:\n\n```python\n{program_for(i)}```\nIt abstains otherwise."
 
 
@@ -137,7 +139,8 @@ class FakeLLMServer:
                 except json.JSONDecodeError:
                     req = {}
                 anthropic = self.path.endswith("/messages")
-                key = self.headers.get("x-api-key") if anthropic else (
+                # Anthropic's SDK sends x-api-key or (newer versions) a bearer token.
+                key = self.headers.get("x-api-key") or (
                     (self.headers.get("authorization") or "").removeprefix("Bearer "))
                 action = server.next_action()
                 with server._lock:
