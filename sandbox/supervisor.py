@@ -91,7 +91,13 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
 class Supervisor:
     """Runs programs through workers started by ``spawn``; see the module docstring."""
 
-    def __init__(self, name: str, spawn: Callable[[], Spawned], limits: Limits, policy: Policy, worker_limits: dict[str, Any]) -> None:
+    def __init__(
+        self, name: str, spawn: Callable[[], Spawned], limits: Limits, policy: Policy,
+        worker_limits: dict[str, Any], *, skip_validation: bool = False,
+    ) -> None:
+        # skip_validation exists for the hostile-corpus tests, which prove that the
+        # worker's restricted interpreter and the sandbox hold even without the AST gate.
+        self.skip_validation = skip_validation
         self.name = name
         self.spawn = spawn
         self.limits = limits
@@ -121,7 +127,7 @@ class Supervisor:
         runnable = []
         for p in programs:
             report = validate(p.source, self.policy)
-            if report.ok:
+            if report.ok or self.skip_validation:
                 runnable.append(p)
             else:
                 faults[p.id].quarantine = f"validation: {report.summary()}"

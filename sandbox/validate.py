@@ -127,6 +127,8 @@ class _Checker:
                 self.add("builtin", node, f"`{node.id}` is not available; allowed builtins are {', '.join(sorted(b for b in self.builtins if b[0].islower()))}")
         elif isinstance(node, ast.Attribute):
             self._name(node.attr, node)
+            if isinstance(node.ctx, ast.Store | ast.Del):
+                self.add("attribute-assignment", node, f"assigning or deleting `.{node.attr}` is not allowed: keep state in local variables, lists or dicts")
             if node.attr in self.forbidden:
                 self.add("attribute", node, f"attribute `.{node.attr}` is not allowed (introspection or format-string access); use f-strings or + to build strings")
             if isinstance(node.value, ast.Name) and node.value.id in self.aliases:

@@ -37,6 +37,7 @@ from RestrictedPython.Guards import (  # noqa: E402
     full_write_guard,
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
+    raise_,
     safer_getattr,
 )
 
@@ -73,18 +74,16 @@ class Labeler:
         forbidden = frozenset(policy["forbidden_attributes"])
         allowed = policy["modules"]
 
-        def guarded_getattr(obj: Any, name: str, default: Any = None, *rest: Any) -> Any:
+        def guarded_getattr(obj: Any, name: str, default: Any = raise_) -> Any:
+            # A missing attribute raises (plain Python semantics) instead of quietly
+            # giving None, which is safer_getattr's default.
             if name in forbidden:
                 raise AttributeError(f"attribute {name!r} is not allowed")
-            return safer_getattr(obj, name, default, *rest)
+            return safer_getattr(obj, name, default)
 
         # Fresh proxies per labeler: even if one managed to mutate a proxy, no other
         # labeler would see it.
-        proxies = {
-            name: types.SimpleNamespace(**{a: getattr(real[name], a) for a in attrs if hasattr(real[name], a)})
-            for name, attrs in allowed.items()
-            if name in real
-        }
+        proxies = {name: _proxy(name, real[name], attrs) for name, attrs in allowed.items() if name in real}
 
         def guarded_import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
             if level != 0 or name not in proxies:
@@ -113,6 +112,17 @@ class Labeler:
         if not callable(fn):
             raise TypeError("the program does not define a callable label_function")
         self.fn = fn
+
+
+def _proxy(name: str, module: Any, attrs: list[str]) -> Any:
+    """A stand-in for ``module`` holding only ``attrs`` (never the module itself)."""
+    exposed = sorted(a for a in attrs if hasattr(module, a))
+
+    def missing(self: Any, attr: str) -> Any:
+        raise AttributeError(f"module {name!r} has no attribute {attr!r} here; allowed: {', '.join(exposed)}")
+
+    cls = type(f"module_{name}", (types.SimpleNamespace,), {"__getattr__": missing, "__slots__": ()})
+    return cls(**{a: getattr(module, a) for a in exposed})
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,0 +1,4 @@
+# expect: validation
+# category: bad-contract
+def classify(text):
+    return 0

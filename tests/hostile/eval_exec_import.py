@@ -1,0 +1,5 @@
+# expect: validation
+# category: eval
+def label_function(text):
+    exec("import os; os.system('touch CANARY_DIR/pwned')")
+    return 1

@@ -1,0 +1,4 @@
+# expect: validation
+# category: exit
+def label_function(text):
+    exit(0)

@@ -1,0 +1,5 @@
+# expect: validation
+# category: exit
+import sys
+def label_function(text):
+    sys.exit(0)

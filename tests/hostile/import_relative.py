@@ -1,0 +1,5 @@
+# expect: validation
+# category: import
+from . import protocol
+def label_function(text):
+    return 1

@@ -1,0 +1,6 @@
+# expect: runtime
+# category: infinite-loop
+# fault: timeout
+def label_function(text):
+    while True:
+        pass

@@ -1,0 +1,5 @@
+# expect: runtime
+# category: bad-return
+# fault: returned float
+def label_function(text):
+    return 1.0

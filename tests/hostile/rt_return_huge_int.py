@@ -1,0 +1,5 @@
+# expect: runtime
+# category: bad-return
+# fault: returned int
+def label_function(text):
+    return 2 ** 200

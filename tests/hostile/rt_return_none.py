@@ -1,0 +1,5 @@
+# expect: runtime
+# category: bad-return
+# fault: returned NoneType
+def label_function(text):
+    return None

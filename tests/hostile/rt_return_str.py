@@ -1,0 +1,5 @@
+# expect: runtime
+# category: bad-return
+# fault: returned str
+def label_function(text):
+    return "spam"
