@@ -20,7 +20,6 @@ up by the next ``open`` or write (see ``_recover``). History is never rewritten.
 from __future__ import annotations
 
 import copy
-import io
 import json
 import os
 import shutil
@@ -32,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import git
-from gitdb import IStream
 from gitdb.exc import BadName, BadObject
 
 from ..labelers import SCHEMA_VERSION, LabelerSpec, RegistryError, content_hash
@@ -594,13 +592,28 @@ def _build_commit(
     try:
         if parent:
             repo.git.execute(["git", "read-tree", parent], env=env)
-        lines = []
-        for p, data in sorted(files.items()):
-            if data is None:
-                lines.append(f"0 {_ZERO}\t{p}\n")
-            else:
-                stream = repo.odb.store(IStream(b"blob", len(data), io.BytesIO(data)))
-                lines.append(f"100644 {stream.hexsha.decode()}\t{p}\n")
+        # All blobs in ONE `git hash-object` process: a process per blob costs ~10 ms each.
+        items = sorted(files.items())
+        contents = [(p, data) for p, data in items if data is not None]
+        blob_files = []
+        for n, (_, data) in enumerate(contents):
+            bf = Path(f"{index}.blob{n}")
+            bf.write_bytes(data)
+            blob_files.append(bf)
+        shas: list[str] = []
+        if blob_files:
+            listing = Path(index + ".paths")
+            listing.write_text("".join(f"{bf}\n" for bf in blob_files), encoding="utf-8")
+            with listing.open("rb") as f:
+                out = repo.git.execute(
+                    ["git", "hash-object", "-w", "--no-filters", "--stdin-paths"], istream=f
+                )
+            shas = str(out).split()
+        blob_of = {p: sha for (p, _), sha in zip(contents, shas, strict=True)}
+        lines = [
+            f"0 {_ZERO}\t{p}\n" if data is None else f"100644 {blob_of[p]}\t{p}\n"
+            for p, data in items
+        ]
         _crash_point("after-blobs")
         info = Path(index + ".info")
         info.write_text("".join(lines), encoding="utf-8")
@@ -616,8 +629,8 @@ def _build_commit(
         _crash_point("after-commit-object")
         return sha
     finally:
-        for leftover in (index, index + ".info", index + ".lock"):
-            Path(leftover).unlink(missing_ok=True)
+        for leftover in Path(index).parent.glob(Path(index).name + "*"):
+            leftover.unlink(missing_ok=True)
 
 
 def _scan_tree(tree: Any) -> tuple[list[tuple[str, str, bytes, dict[str, Any]]], list[str]]:
