@@ -690,6 +690,49 @@ def annotate(ctx: click.Context, data: Path, task: str | None, split: str | None
         raise click.ClickException(f"{res.error} ({res.rows} rows labelled and written)")
 
 
+# -- sandbox (issue 5): runners, sandbox-image. Each is one Workspace method.
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows.")
+@click.pass_context
+def runners(ctx: click.Context, as_json: bool) -> None:
+    """List the sandbox runners, which can start here, and what each isolates.
+
+    `apply --runner` picks one; by default the strongest available runs
+    (docker > bwrap > subprocess).
+
+    \b
+    Example:
+        alchemist-engine runners
+        alchemist-engine runners --json
+    """
+    rows = _ws(ctx).runners()
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table("runner", "available", "isolation", "to fix")
+    for r in rows:
+        table.add_row(r["name"], "yes" if r["available"] else "no", r["isolation"], r["detail"])
+    out.print(table)
+
+
+@cli.command("sandbox-image")
+@click.option("--start-engine", is_flag=True, help="Start dockerd first if none answers (needs root).")
+@click.pass_context
+def sandbox_image(ctx: click.Context, start_engine: bool) -> None:
+    """Build (or check) the local docker image the docker runner uses.
+
+    Nothing is pulled: the image is empty and the Python runtime is mounted read-only.
+
+    \b
+    Example:
+        alchemist-engine sandbox-image --start-engine
+    """
+    tag = _ws(ctx).sandbox_image(start_engine=start_engine)
+    out.print(f"sandbox image ready: {tag}")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -203,3 +203,19 @@ class Workspace:
         from .annotate import workspace_annotate
 
         return workspace_annotate(self, **options)
+
+    # -- sandbox (issue 5): runner status and the docker image ---------------------------------
+
+    def runners(self) -> list[dict[str, Any]]:
+        """Each sandbox runner: available here?, what it isolates, how to fix it if not."""
+        from ..sandbox import runner_status
+
+        return runner_status()
+
+    def sandbox_image(self, *, start_engine: bool = False) -> str:
+        """Build the local docker sandbox image if missing (optionally start dockerd first)."""
+        from ..sandbox import ensure_engine, ensure_image
+
+        if start_engine:
+            ensure_engine()
+        return ensure_image()

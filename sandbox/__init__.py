@@ -9,7 +9,7 @@ from .image import IMAGE, engine_running, ensure_engine, ensure_image, image_exi
 from .limits import Limits
 from .policy import Policy
 from .result import ApplyResult, LabelerFault
-from .runners import RUNNERS, Runner, available_runners, dry_run, get_runner
+from .runners import RUNNERS, Runner, available_runners, dry_run, get_runner, runner_status
 from .validate import Issue, ValidationReport, validate
 
 __all__ = [
@@ -29,5 +29,6 @@ __all__ = [
     "ensure_image",
     "get_runner",
     "image_exists",
+    "runner_status",
     "validate",
 ]

@@ -326,3 +326,26 @@ def dry_run(program: LabelerSpec, sample: Sequence[str], *, cardinality: int, ru
     if fault is None:
         return None
     return f"{fault.first_error} ({fault.count} faults on {len(sample)} sample rows, {time.perf_counter() - t:.1f} s)"
+
+
+ISOLATION = {
+    "docker": "container: no network, read-only root, no capabilities, cgroup limits, uid 65534",
+    "bwrap": "bubblewrap: all namespaces, read-only root, fresh uid, rlimits",
+    "subprocess": "process: rlimits, empty env, fresh uid + no network where allowed; NO filesystem isolation (development only)",
+}
+
+
+def runner_status() -> list[dict[str, Any]]:
+    """Each runner, whether it can start here, what it isolates, and how to fix it if not."""
+    rows = []
+    for name in RUNNERS:
+        ok, detail = True, ""
+        if name == "docker":
+            if not engine_running():
+                ok, detail = False, "no Docker engine answers: start dockerd (alchemist-engine sandbox-image --start-engine)"
+            elif not image_exists():
+                ok, detail = False, f"image {IMAGE} missing: alchemist-engine sandbox-image"
+        elif name == "bwrap" and not _bwrap_works():
+            ok, detail = False, "bubblewrap missing or user namespaces disabled: apt-get install bubblewrap"
+        rows.append({"name": name, "available": ok, "isolation": ISOLATION[name], "detail": detail})
+    return rows
