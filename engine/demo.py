@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEMO_RECORDINGS = ASSETS / "recordings" / "youtube_demo.json"
 DEMO_MODEL = "gpt-3.5-turbo"
-DEMO_SAMPLES = 14  # one per recorded reply
 
 
 def find_youtube() -> Path:
@@ -117,7 +116,7 @@ def run_demo(
     t = time.perf_counter()
     provider = ReplayProvider(Path(recordings) if recordings else DEMO_RECORDINGS)
     synth = synthesize(
-        task, provider=provider, model=DEMO_MODEL, mode="scriptorium", n=DEMO_SAMPLES,
+        task, provider=provider, model=DEMO_MODEL, mode="scriptorium", n=len(provider.recordings),  # one call per recorded reply
         sample_texts=train_texts[:200], runner=run, registry=dws.registry,
     )
     timings["synth"] = time.perf_counter() - t
