@@ -216,8 +216,14 @@ class LabelerRegistry:
 
     def show(self, name_or_rev: str) -> LabelerView | CommitView:
         """A labeler (``ID`` or ``ID@REV``) with its history, else a commit with its diff."""
-        lid, _, at = name_or_rev.partition("@")
-        rev = self.resolve(at or None)
+        lid, sep, at = name_or_rev.partition("@")
+        try:
+            rev = self.resolve(at or None)
+        except RegistryError:
+            if not sep:
+                raise
+            rev = self.resolve()  # "@" was part of a revision (HEAD@{1}), not ID@REV
+            lid = ""
         for spec in self.labelers(rev, include_disabled=True):
             if spec.id == lid:
                 paths = [f"{spec.task}/{spec.id}.py", f"{spec.task}/{spec.id}.json"]
@@ -408,9 +414,20 @@ class LabelerRegistry:
                     problems.append(f"tag {tagref.name!r} does not name a commit: {exc}")
             return FsckReport(head=head, labelers=count, problems=problems, repaired=repaired)
 
+    def _stale_git_locks(self) -> list[str]:
+        gd = Path(self.repo.git_dir)
+        found = [name for name in _GIT_LOCKS if (gd / name).exists()]
+        refs = gd / "refs"
+        if refs.is_dir():  # e.g. refs/tags/v1.lock from a killed `tag`
+            found += sorted(
+                str(p.relative_to(gd)) for p in refs.rglob("*.lock")
+                if str(p.relative_to(gd)) not in found
+            )
+        return found
+
     def _leftovers(self) -> list[str]:
         gd = Path(self.repo.git_dir)
-        found = [name for name in (*_GIT_LOCKS, _PENDING) if (gd / name).exists()]
+        found = self._stale_git_locks() + ([_PENDING] if (gd / _PENDING).exists() else [])
         tmp = gd / _TMPDIR
         if tmp.is_dir() and any(tmp.iterdir()):
             found.append(_TMPDIR)
@@ -420,10 +437,9 @@ class LabelerRegistry:
         """Undo what a killed writer left (call with the write lock held)."""
         gd = Path(self.repo.git_dir)
         done: list[str] = []
-        for name in _GIT_LOCKS:
-            if (gd / name).exists():
-                (gd / name).unlink()
-                done.append(f"removed stale .git/{name}")
+        for name in self._stale_git_locks():
+            (gd / name).unlink(missing_ok=True)
+            done.append(f"removed stale .git/{name}")
         tmp = gd / _TMPDIR
         if tmp.is_dir() and any(tmp.iterdir()):
             shutil.rmtree(tmp, ignore_errors=True)

@@ -138,6 +138,8 @@ def test_show_labeler_and_commit(reg: LabelerRegistry) -> None:
     assert json.dumps(cv.to_dict()) and json.dumps(view.to_dict())
     with pytest.raises(RegistryError, match="neither a labeler id nor a revision"):
         reg.show("nothing-like-this")
+    reflog = reg.show("HEAD@{1}")  # an "@" that belongs to a git revision
+    assert isinstance(reflog, CommitView) and reflog.commit.sha in {c.sha for c in reg.log()}
 
 
 def test_filters_and_refs(reg: LabelerRegistry) -> None:
@@ -227,10 +229,13 @@ def test_stale_git_locks_recovered_on_open(reg: LabelerRegistry) -> None:
     gd = reg.path / ".git"
     (gd / "index.lock").write_text("")
     (gd / "refs" / "heads" / "main.lock").write_text("")
+    (gd / "refs" / "tags").mkdir(exist_ok=True)
+    (gd / "refs" / "tags" / "v1.lock").write_text("")
     assert not reg.fsck().ok
     again = LabelerRegistry.open(reg.path)
     assert again.fsck().ok
     again.commit([spec(again, LEN)], "works after recovery")
+    again.tag("v1")
 
 
 def test_lock_is_held_during_writes(reg: LabelerRegistry) -> None:
