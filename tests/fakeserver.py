@@ -62,7 +62,9 @@ def default_reply(i: int, request: dict[str, Any]) -> str:
         return "- Spam comments ask viewers to subscribe or visit a channel or link.\n" \
                "- Ham comments talk about the song or the video itself."
     if "JSON" in prompt and "label" in prompt:  # a direct annotation call
-        return json.dumps({"label": 1 if "subscribe" in prompt.lower() else 0})
+        row = prompt.partition("<<<")[2].partition(">>>")[0].lower()
+        spam = any(w in row for w in ("subscribe", "channel", "follow", "free", "http"))
+        return json.dumps({"label": int(spam)})
     if i % 6 == 5:  # a program the sandbox policy must reject, as real models sometimes write
         return "```python\nimport os\n\ndef label_function(text):\n    return 1 if os.sep in text else -1\n```"
     return f"Here is a labeling function:\n\n```python\n{program_for(i)}```\nIt abstains otherwise."
