@@ -7,6 +7,7 @@ Prints a table (median of repeats, wall time). Timings are noisy on shared machi
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import tempfile
 import time
@@ -55,7 +56,7 @@ def main() -> None:
             reg.commit(specs, f"batch of {k}")
 
         for k in (1, 10, 100):
-            t = timed(lambda k=k: commit_batch(k))
+            t = timed(functools.partial(commit_batch, k))
             rows.append((f"commit {k} labeler(s)", f"{t * 1000:.0f} ms"))
         while len(reg.labelers()) < n:
             commit_batch(min(500, n - len(reg.labelers())))
