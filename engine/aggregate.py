@@ -36,24 +36,21 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from ..labelers import ABSTAIN, ModelError
 from .evaluate import score_probs, tie_break
 
-#: Rows per chunk when building one-hot statistics: bounds the temporary memory to
-#: ``CHUNK_ROWS * m * k * 4`` bytes whatever n is.
-CHUNK_ROWS = 1 << 16
-
 
 def check_label_matrix(L: Any, cardinality: int, *, name: str = "L") -> np.ndarray:
-    """``L`` as a 2-D integer array with values in ``{-1, 0..k-1}``, or ModelError."""
+    """``L`` as a C-contiguous int8 matrix (int16 past 127 classes) with values in
+    ``{-1, 0..k-1}``, or ModelError. One dtype keeps the numba kernels to one compile."""
     arr = np.asarray(L)
     if arr.ndim != 2:
         raise ModelError(f"{name} must be a 2-D label matrix (rows x labelers), got shape {arr.shape}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         if not np.all(np.mod(arr, 1) == 0):
             raise ModelError(f"{name} must hold integer votes (-1 = abstain)")
-        arr = arr.astype(np.int16)
     if arr.size:
         lo, hi = int(arr.min()), int(arr.max())
         if lo < ABSTAIN or hi >= cardinality:
@@ -61,7 +58,8 @@ def check_label_matrix(L: Any, cardinality: int, *, name: str = "L") -> np.ndarr
                 f"{name} holds votes in [{lo}, {hi}] but the task has {cardinality} classes: "
                 f"votes must be -1 (abstain) or 0..{cardinality - 1}; check the task's --classes"
             )
-    return arr
+    dtype = np.int8 if cardinality <= 127 else np.int16
+    return np.ascontiguousarray(arr, dtype=dtype)
 
 
 def resolve_device(device: str) -> str:
@@ -73,51 +71,136 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+@njit(cache=True, nogil=True)
+def _vote_counts_kernel(L: np.ndarray, k: int, w: np.ndarray) -> np.ndarray:  # pragma: no cover
+    n, m = L.shape
+    out = np.zeros((n, k))
+    for i in range(n):
+        for j in range(m):
+            v = L[i, j]
+            if v >= 0:
+                out[i, v] += w[j]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _log_linear_kernel(L: np.ndarray, tables: np.ndarray, bias: np.ndarray) -> np.ndarray:  # pragma: no cover
+    # softmax_c(bias[c] + sum_j tables[j, L[i, j] + 1, c]), fused: one pass, no n x k temporaries
+    n, m = L.shape
+    k = bias.shape[0]
+    out = np.empty((n, k))
+    s = np.empty(k)
+    for i in range(n):
+        for c in range(k):
+            s[c] = bias[c]
+        for j in range(m):
+            o = L[i, j] + 1
+            for c in range(k):
+                s[c] += tables[j, o, c]
+        mx = s[0]
+        for c in range(1, k):
+            if s[c] > mx:
+                mx = s[c]
+        z = 0.0
+        for c in range(k):
+            s[c] = np.exp(s[c] - mx)
+            z += s[c]
+        for c in range(k):
+            out[i, c] = s[c] / z
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _cooccurrence_kernel(L: np.ndarray, k: int) -> np.ndarray:  # pragma: no cover
+    n, m = L.shape
+    C = np.zeros((m * k, m * k), dtype=np.int64)
+    idx = np.empty(m, dtype=np.int64)
+    for i in range(n):
+        t = 0
+        for j in range(m):
+            v = L[i, j]
+            if v >= 0:
+                idx[t] = j * k + v
+                t += 1
+        for a in range(t):
+            for b in range(t):
+                C[idx[a], idx[b]] += 1
+    return C
+
+
+@njit(cache=True, nogil=True)
+def _confusion_kernel(L: np.ndarray, T: np.ndarray) -> np.ndarray:  # pragma: no cover
+    # conf[j, o, c] = sum_i T[i, c] * [L[i, j] + 1 == o]   (o = 0 is abstain)
+    n, m = L.shape
+    k = T.shape[1]
+    conf = np.zeros((m, k + 1, k))
+    for i in range(n):
+        for j in range(m):
+            o = L[i, j] + 1
+            for c in range(k):
+                conf[j, o, c] += T[i, c]
+    return conf
+
+
+@njit(cache=True, nogil=True)
+def _loo_agreement_kernel(L: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    # For each labeler: on rows where it votes and some *other* labeler votes too, how
+    # often it agrees with the others' majority (a tie among the others counts as
+    # 1/n_tied agreement when its class is among the tied ones: expected agreement
+    # under a random tie-break).
+    n, m = L.shape
+    k = counts.shape[1]
+    agree = np.zeros(m)
+    decided = np.zeros(m)
+    for i in range(n):
+        for j in range(m):
+            v = L[i, j]
+            if v < 0:
+                continue
+            mx = -1.0
+            for c in range(k):
+                o = counts[i, c] - (1.0 if c == v else 0.0)
+                if o > mx:
+                    mx = o
+            if mx <= 0:
+                continue
+            n_tied = 0
+            for c in range(k):
+                if counts[i, c] - (1.0 if c == v else 0.0) == mx:
+                    n_tied += 1
+            decided[j] += 1.0
+            if counts[i, v] - 1.0 == mx:
+                agree[j] += 1.0 / n_tied
+    return agree, decided
+
+
 def vote_counts(L: np.ndarray, cardinality: int, weights: np.ndarray | None = None) -> np.ndarray:
     """``(n, k)`` (weighted) number of votes each row received for each class."""
-    n, m = L.shape
+    m = L.shape[1]
     w = np.ones(m, dtype=np.float64) if weights is None else np.asarray(weights, np.float64)
-    out = np.empty((n, cardinality), dtype=np.float64)
-    for c in range(cardinality):
-        out[:, c] = (L == c) @ w
-    return out
+    return _vote_counts_kernel(L, cardinality, w)
 
 
-def gather_log_tables(L: np.ndarray, tables: np.ndarray) -> np.ndarray:
-    """``sum_j tables[j, L[i, j] + 1, :]`` for every row: the ``(n, k)`` log-score.
+def log_linear_proba(L: np.ndarray, tables: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``softmax(bias + sum_j tables[j, L[:, j] + 1, :])`` per row: the posterior of every
+    model here that treats labelers as independent given the class.
 
-    ``tables`` is ``(m, k + 1, k)``; row 0 of each labeler's table is the abstain
-    entry (zeros for models that ignore abstains).
+    ``tables`` is ``(m, k + 1, k)``; row 0 of each labeler's table is its abstain entry
+    (zeros for models that ignore abstains).
     """
-    n, m = L.shape
-    out = np.zeros((n, tables.shape[2]), dtype=np.float64)
-    for j in range(m):
-        out += tables[j][L[:, j].astype(np.intp) + 1]
-    return out
+    return _log_linear_kernel(
+        L, np.ascontiguousarray(tables, dtype=np.float64), np.ascontiguousarray(bias, dtype=np.float64)
+    )
 
 
 def cooccurrence(L: np.ndarray, cardinality: int) -> np.ndarray:
     """``C[j*k+a, l*k+b]`` = rows where labeler j voted a and labeler l voted b.
 
-    Built chunk by chunk as ``A^T A`` over a float32 one-hot chunk (exact: a chunk
-    count never exceeds 2**24), accumulated in float64.
+    One pass over the rows touching only the non-abstain votes: no ``n x mk``
+    indicator matrix is built (Snorkel's float64 one is 320 MB at 1M x 20, k=2), and
+    no BLAS threads (which thrash on a busy machine).
     """
-    n, m = L.shape
-    k = cardinality
-    C = np.zeros((m * k, m * k), dtype=np.float64)
-    classes = np.arange(k, dtype=L.dtype)
-    for s in range(0, n, CHUNK_ROWS):
-        chunk = L[s : s + CHUNK_ROWS]
-        A = (chunk[:, :, None] == classes).reshape(len(chunk), m * k).astype(np.float32)
-        C += A.T @ A
-    return C
-
-
-def _softmax_rows(scores: np.ndarray) -> np.ndarray:
-    scores = scores - scores.max(axis=1, keepdims=True)
-    np.exp(scores, out=scores)
-    scores /= scores.sum(axis=1, keepdims=True)
-    return scores
+    return _cooccurrence_kernel(L, cardinality).astype(np.float64)
 
 
 def _class_prior(Y_dev: Any, cardinality: int) -> np.ndarray:
@@ -217,8 +300,11 @@ class _OneCoinModel(LabelModel):
         return np.log(acc * (k - 1) / (1 - acc))
 
     def _predict_proba(self, L: np.ndarray) -> np.ndarray:
-        scores = vote_counts(L, self.cardinality, self.weights()) + np.log(self.prior)
-        return _softmax_rows(scores)
+        k = self.cardinality
+        tables = np.zeros((len(self.acc), k + 1, k))
+        for c in range(k):
+            tables[:, c + 1, c] = self.weights()
+        return log_linear_proba(L, tables, np.log(self.prior))
 
     def params(self) -> dict[str, Any]:
         return {"accuracies": [float(a) for a in self.acc], "class_prior": self.prior.tolist()}
@@ -241,15 +327,8 @@ class WeightedMajorityVote(_OneCoinModel):
             # accuracy 1/2, not 0/0.
             self.acc = (right.sum(0) + 1.0) / (voted.sum(0) + 2.0)
             return
-        counts = vote_counts(L, k)
-        acc = np.empty(L.shape[1])
-        for j in range(L.shape[1]):
-            others = counts.copy()
-            voted = L[:, j] != ABSTAIN
-            others[voted, L[voted, j]] -= 1.0
-            decided = voted & (others.max(axis=1) > 0)
-            agree = others[decided].argmax(axis=1) == L[decided, j]
-            acc[j] = (agree.sum() + 1.0) / (decided.sum() + 2.0)
+        agree, decided = _loo_agreement_kernel(L, vote_counts(L, k))
+        acc = (agree + 1.0) / (decided + 2.0)
         self.acc = acc
 
 
@@ -322,11 +401,7 @@ class DawidSkene(LabelModel):
         self.n_iter = 0
         for it in range(self.MAX_ITER):
             prior = T.sum(axis=0) / n
-            conf = np.empty((m, k + 1, k))  # conf[j, o, c] = P(output o | y = c)
-            for j in range(m):
-                idx = L[:, j].astype(np.intp) + 1
-                for c in range(k):
-                    conf[j, :, c] = np.bincount(idx, weights=T[:, c], minlength=k + 1)
+            conf = _confusion_kernel(L, T)  # then normalised: conf[j, o, c] = P(output o | y = c)
             totals = conf.sum(axis=1, keepdims=True)
             conf = np.divide(conf, totals, out=np.zeros_like(conf), where=totals != 0)
             self.prior = prior
@@ -342,7 +417,7 @@ class DawidSkene(LabelModel):
 
     def _predict_proba(self, L: np.ndarray) -> np.ndarray:
         prior = np.maximum(self.prior, self.FLOOR)
-        return _softmax_rows(gather_log_tables(L, self.log_tables) + np.log(prior))
+        return log_linear_proba(L, self.log_tables, np.log(prior))
 
     def params(self) -> dict[str, Any]:
         k = self.cardinality
@@ -445,7 +520,7 @@ class SnorkelModel(LabelModel):
         self.log_tables[:, 1:, :] = np.log(self.mu).reshape(m, k, k)
 
     def _predict_proba(self, L: np.ndarray) -> np.ndarray:
-        return _softmax_rows(gather_log_tables(L, self.log_tables) + np.log(self.p))
+        return log_linear_proba(L, self.log_tables, np.log(self.p))
 
     def params(self) -> dict[str, Any]:
         m, k = self.log_tables.shape[0], self.cardinality
