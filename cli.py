@@ -131,12 +131,12 @@ def tasks() -> None:
 @click.option("--runner", type=click.Choice(["docker", "bwrap", "subprocess"]), default=None,
               help="Sandbox runner [default: the strongest available].")
 @click.option("--no-lower", is_flag=True, help="Interpret every labeler; no numba kernels.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the label matrix as Parquet (one int8 column per labeler).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def apply(ctx: click.Context, data: Path, task: str | None, split: str | None, ref: str | None,
-          runner: str | None, no_lower: bool, out: Path | None, as_json: bool) -> None:
+          runner: str | None, no_lower: bool, out_path: Path | None, as_json: bool) -> None:
     """Run stored labelers over a dataset in the sandbox (no API call, no network).
 
     \b
@@ -146,7 +146,7 @@ def apply(ctx: click.Context, data: Path, task: str | None, split: str | None, r
     ws = _ws(ctx)
     with _progress("apply", None, enabled=not as_json) as advance:
         report = ws.apply(data, task=task, ref=ref, split=split, runner=runner,
-                          lower=not no_lower, out=out, progress=advance)
+                          lower=not no_lower, out=out_path, progress=advance)
     if as_json:
         _emit_json(report.to_dict())
         return

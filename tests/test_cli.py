@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
-
 from alchemist_engine.cli import cli
+from click.testing import CliRunner
 
 
 def _commands() -> list[click.Command]:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from alchemist_engine.engine.data import dataset_fingerprint, load_dataset
 from alchemist_engine.labelers import DataError, get_task
 

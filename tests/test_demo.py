@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
 from alchemist_engine.cli import cli
 from alchemist_engine.engine.demo import ASSETS, DEMO_RECORDINGS, run_demo
 from alchemist_engine.engine.workspace import Workspace
+from click.testing import CliRunner
 
 BUNDLED = ASSETS / "datasets" / "youtube"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from alchemist_engine.labelers import TaskError, builtin_tasks, get_task, load_task_file
 
 
