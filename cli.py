@@ -432,18 +432,23 @@ def fsck(ctx: click.Context, repair: bool, as_json: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--task", required=True, help="Task the programs label (built-in or --task-file).")
 @click.option("-m", "--message", default=None, help="Commit message [default: a summary].")
+@click.option("--sample", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Dataset to dry-run each program on (first 200 texts) before committing.")
+@click.option("--runner", type=click.Choice(["docker", "bwrap", "subprocess"]), default=None,
+              help="Sandbox runner for --sample [default: the strongest available].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def import_(ctx: click.Context, paths: tuple[Path, ...], task: str, message: str | None,
-            as_json: bool) -> None:
+            sample: Path | None, runner: str | None, as_json: bool) -> None:
     """Import ALCHEmist LF*.py folders and plain .py programs (validated; one commit).
 
     \b
     Example:
         alchemist-engine import Alchemist_Data/youtube/ScriptoriumWS/gpt-4 --task youtube
-        alchemist-engine import my_lf.py other_lf.py --task sms --json
+        alchemist-engine import my_lf.py other_lf.py --task sms --sample sms.csv --json
     """
-    report = _ws(ctx).import_(list(paths), task=task, message=message)
+    report = _ws(ctx).import_(list(paths), task=task, message=message, sample=sample,
+                              runner=runner)
     if as_json:
         _emit_json(report.to_dict())
         return

@@ -23,12 +23,16 @@ import hashlib
 import json
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from ..labelers import ABSTAIN, ENTRY_POINT, DataError, LabelerSpec, RegistryError
+from ..sandbox import Runner, get_runner
 from ..sandbox.validate import validate
 from ..store import LabelerRegistry
 
@@ -222,9 +226,21 @@ def _infer_from_path(path: Path, root: Path | None) -> tuple[str | None, str | N
 
 
 def import_programs(
-    registry: LabelerRegistry, paths: list[Path], task: str, message: str | None = None
+    registry: LabelerRegistry,
+    paths: list[Path],
+    task: str,
+    message: str | None = None,
+    *,
+    sample: Sequence[str] | None = None,
+    cardinality: int | None = None,
+    runner: Runner | str | None = None,
 ) -> ImportReport:
-    """Validate and commit every program under ``paths`` for ``task`` as ONE commit."""
+    """Validate and commit every program under ``paths`` for ``task`` as ONE commit.
+
+    With ``sample`` (texts) and ``cardinality``, programs that pass validation also get
+    synth's dry run: they must run on every sample text in the sandbox without a fault
+    (exceptions, out-of-range votes, timeouts); those that do not are rejected.
+    """
     files = discover(paths)
     if not files:
         raise DataError(f"no .py files found in {', '.join(map(str, paths))}")
@@ -254,6 +270,8 @@ def import_programs(
         known[spec_hash] = lid
         specs.append(LabelerSpec(lid, task, prog.source, _metadata(prog, task, check.to_dict())))
         report.items.append(ImportItem(str(f), "imported", id=lid))
+    if specs and sample is not None:
+        specs = _dry_run(specs, report, sample, cardinality, runner)
     if specs:
         n_rej, n_dup = len(report.rejected), len(report.duplicates)
         where = ", ".join(str(p) for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
@@ -263,6 +281,34 @@ def import_programs(
         )
         report.commit = registry.commit(specs, summary)
     return report
+
+
+def _dry_run(
+    specs: list[LabelerSpec],
+    report: ImportReport,
+    sample: Sequence[str],
+    cardinality: int | None,
+    runner: Runner | str | None,
+) -> list[LabelerSpec]:
+    """Run all candidates once over ``sample``; reject (in ``report``) those that fault."""
+    if cardinality is None:
+        raise DataError("a dry run needs the task's cardinality (number of classes)")
+    run = runner if runner is not None and not isinstance(runner, str) else get_runner(runner)
+    result = run.apply(specs, pa.array(list(sample), pa.large_string()),
+                       cardinality=cardinality, lower=False)
+    kept = []
+    by_id = {i.id: i for i in report.items}
+    for spec in specs:
+        fault = result.faults.get(spec.id)
+        if fault is None:
+            spec.metadata["dry_run"] = {"rows": len(sample), "runner": result.runner}
+            kept.append(spec)
+            continue
+        item = by_id[spec.id]
+        item.status, item.id = "rejected", None
+        item.reasons = [f"dry run on {len(sample)} sample rows: {fault.first_error} "
+                        f"({fault.count} fault(s))"]
+    return kept
 
 
 def _metadata(prog: ParsedProgram, task: str, validation: dict[str, Any]) -> dict[str, Any]:

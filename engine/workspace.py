@@ -159,13 +159,23 @@ class Workspace:
         )
         return reg.fsck(repair=repair)
 
-    def import_(self, paths: list[str | Path], *, task: str, message: str | None = None
-                ) -> ImportReport:
-        """Validate and commit ALCHEmist ``LF*.py`` folders and plain ``.py`` programs."""
+    def import_(self, paths: list[str | Path], *, task: str, message: str | None = None,
+                sample: str | Path | None = None, sample_rows: int = 200,
+                runner: str | None = None) -> ImportReport:
+        """Validate and commit ALCHEmist ``LF*.py`` folders and plain ``.py`` programs.
+
+        With ``sample`` (a dataset), each program must also run on its first
+        ``sample_rows`` texts in the sandbox without a fault, as synth's dry run.
+        """
         from .transfer import import_programs
 
         spec = self.task(task)
-        return import_programs(self.registry, [Path(p) for p in paths], spec.name, message)
+        texts = None
+        if sample is not None:
+            table = self.load(sample, task=spec)
+            texts = [str(t) for t in table["text"].slice(0, sample_rows).to_pylist()]
+        return import_programs(self.registry, [Path(p) for p in paths], spec.name, message,
+                               sample=texts, cardinality=spec.cardinality, runner=runner)
 
     def export(self, directory: str | Path, *, fmt: str, ref: str | None = None,
                task: str | None = None) -> ExportReport:

@@ -90,6 +90,17 @@ def test_rejections_are_listed_and_never_committed(tmp_path: Path) -> None:
     assert json.loads(run(ws, "labelers", "--json")) == []
 
 
+def test_import_with_sample_dry_run(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    crash = tmp_path / "crash.py"
+    crash.write_text("def label_function(text):\n    return [0][len(text)]\n")
+    out = json.loads(run(ws, "import", str(stranger_folder(tmp_path)), str(crash), "--task",
+                         "youtube", "--sample", str(unseen_csv(tmp_path / "s.csv", n=20)),
+                         "--runner", "subprocess", "--json"))
+    assert (out["imported"], out["rejected"]) == (3, 1)
+    assert "dry run" in out["items"][-1]["reasons"][0]
+
+
 def test_errors_are_one_line(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     result = CliRunner().invoke(cli, ["--workspace", str(ws), "show", "nope"])

@@ -185,3 +185,18 @@ def test_export_snorkel_with_real_applier(tmp_path: Path) -> None:
 def test_export_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="unknown export format"):
         export_labelers(_specs(), "csv", tmp_path)
+
+
+def test_import_dry_run_rejects_faulty_programs(tmp_path: Path) -> None:
+    reg = LabelerRegistry.open(tmp_path / "registry")
+    d = tmp_path / "lfs"
+    d.mkdir()
+    (d / "LF1.py").write_text(KW)
+    (d / "LF2.py").write_text("def label_function(text):\n    return 1 // (len(text) - len(text))\n")
+    (d / "LF3.py").write_text("def label_function(text):\n    return 7\n")  # not a class id
+    sample = ["check out my channel", "nice song", ""]
+    rep = import_programs(reg, [d], "youtube", sample=sample, cardinality=2, runner="subprocess")
+    assert [i.status for i in rep.items] == ["imported", "rejected", "rejected"]
+    assert all("dry run on 3 sample rows" in i.reasons[0] for i in rep.rejected)
+    (stored,) = reg.labelers()
+    assert stored.source == KW and stored.metadata["dry_run"]["rows"] == 3
