@@ -41,6 +41,11 @@ from typing import Any
 import numba as nb
 import numpy as np
 
+# OpenMP's spinning workers collapse when the machine is oversubscribed (20 ms instead of
+# 0.4 ms per kernel call measured here with other processes running); the workqueue
+# layer sleeps. Kernels are only ever launched from one thread, which it requires.
+nb.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
+
 # numba's on-disk cache needs a writable directory; inside the sandbox only a tmpfs is,
 # and the worker points NUMBA_CACHE_DIR there (seeded from a cache the host compiled).
 _CACHE = bool(os.environ.get("NUMBA_CACHE_DIR")) and os.access(
@@ -126,8 +131,9 @@ class _Words:
 
 
 @dataclass(frozen=True)
-class _Chars:
-    s: Node  # iteration over the characters of s
+class _CharList:
+    s: Node  # [c for c in s if pred(c)]: len(), truth and iteration are lowered
+    pred: _CharPred
 
 
 @dataclass(frozen=True)
@@ -228,6 +234,8 @@ def truth(v: Val) -> Val:
         return bool(v)
     if isinstance(v, _Seq):
         return bool(v.items)
+    if isinstance(v, _CharList):
+        return _mk("cmp", "B", "gt", char_count(v.s, v.pred), 0)
     raise NotLowerable(f"truth value of {type(v).__name__}")
 
 
@@ -326,7 +334,7 @@ def _class(chars: frozenset[int]) -> str:
     return f"[{body}]"
 
 
-def _re2_seq(items: Any, icase: bool, dotall: bool, top: bool) -> str:
+def _re2_seq(items: Any, icase: bool, dotall: bool, top: bool, end: str = "(?:\\n?\\z)") -> str:
     out = []
     last = len(items) - 1
     for idx, (op, av) in enumerate(items):
@@ -343,13 +351,13 @@ def _re2_seq(items: Any, icase: bool, dotall: bool, top: bool) -> str:
         elif op is _sc.IN:
             out.append(_class(_in_set(av, icase)))
         elif op is _sc.BRANCH:
-            alts = [_re2_seq(alt, icase, dotall, top and idx == last) for alt in av[1]]
+            alts = [_re2_seq(alt, icase, dotall, top and idx == last, end) for alt in av[1]]
             out.append("(?:" + "|".join(alts) + ")")
         elif op is _sc.SUBPATTERN:
             _group, add, delete, sub = av
             if add or delete:
                 raise NotLowerable("inline regex flags")
-            out.append("(?:" + _re2_seq(sub, icase, dotall, top and idx == last) + ")")
+            out.append("(?:" + _re2_seq(sub, icase, dotall, top and idx == last, end) + ")")
         elif op in (_sc.MAX_REPEAT, _sc.MIN_REPEAT):
             lo, hi, sub = av
             if hi != _sc.MAXREPEAT and hi > 1000 or lo > 1000:
@@ -364,10 +372,11 @@ def _re2_seq(items: Any, icase: bool, dotall: bool, top: bool) -> str:
                 out.append("\\z")
             elif av is _sc.AT_END:
                 # Python's `$` also matches before a final newline; consuming that newline
-                # is harmless only when nothing follows in the pattern.
+                # is harmless only when nothing follows in the pattern (and fullmatch,
+                # which must end at the end, passes end=\z).
                 if not (top and idx == last):
                     raise NotLowerable("`$` inside a regex")
-                out.append("(?:\\n?\\z)")
+                out.append(end)
             elif av is _sc.AT_BOUNDARY:
                 out.append("\\b")
             elif av is _sc.AT_NON_BOUNDARY:
@@ -411,7 +420,8 @@ def translate_regex(pattern: str, flags: int, mode: str) -> str:
         parsed = _sp.parse(pattern, flags)
     except re.error as exc:
         raise NotLowerable(f"bad regex: {exc}") from None
-    body = _re2_seq(list(parsed), bool(flags & re.I), bool(flags & re.S), True)
+    end = "\\z" if mode == "fullmatch" else "(?:\\n?\\z)"
+    body = _re2_seq(list(parsed), bool(flags & re.I), bool(flags & re.S), True, end)
     if mode == "match":
         return "\\A(?:" + body + ")"
     if mode == "fullmatch":
@@ -437,22 +447,73 @@ def _check_re2(pattern: str) -> None:
 
 # ------------------------------------------------------------------ string ops
 
-# Ops whose byte-level result can differ from Python's on a non-ASCII row.
-_UNICODE_SENSITIVE = {"lower", "upper", "strip", "lstrip", "rstrip", "words", "wordin", "regex"}
-_SENS: dict[int, bool] = {}
+# Where a byte-level op can differ from Python's on a non-ASCII row, by how much of the
+# row must be checked: A any non-ASCII byte (regexes, Unicode char classes); C a char
+# whose lower()/upper() is ASCII or not one char ('İ', 'K', 'ß': the kernels fold ASCII
+# only); W a non-ASCII whitespace char (strip() and split() use str.isspace).
+TAINT_A, TAINT_C, TAINT_W = 1, 2, 4
+_TAINT: dict[int, int] = {}
 
 
-def _sensitive(node: Node) -> bool:
-    got = _SENS.get(node.id)
-    if got is None:
-        got = (
-            node.op in _UNICODE_SENSITIVE
-            or (node.op == "charcount" and node.args[2] is None)
-            or any(isinstance(a, Node) and _sensitive(a) for a in node.args)
-        )
-        _SENS[node.id] = got
+def _marks(s: Node) -> int:
+    """Taint a string value passes on to whatever looks at it."""
+    if s.op == "text":
+        return 0
+    inner = _marks(s.args[0])
+    return inner | (TAINT_C if s.op in ("lower", "upper") else TAINT_W)
+
+
+def _taint(node: Node) -> int:
+    got = _TAINT.get(node.id)
+    if got is not None:
+        return got
+    op, args = node.op, node.args
+    if op in ("contains", "count", "startswith", "endswith", "streq"):
+        m = _marks(args[0])
+        got = m if args[1].isascii() else (TAINT_A if m else 0)
+    elif op in ("wordin", "words"):
+        got = TAINT_W | _marks(args[0])
+        if op == "wordin" and not args[1].isascii():
+            got = TAINT_A
+    elif op == "charcount":
+        got = TAINT_A if args[2] is None else _marks(args[0])
+    elif op == "nonempty":
+        got = _marks(args[0])
+    elif op == "streq2":
+        got = TAINT_A if _marks(args[0]) | _marks(args[1]) else 0
+    elif op == "regex":
+        got = TAINT_A
+    else:
+        got = 0
+        for a in args:
+            if isinstance(a, Node) and a.kind != "S":
+                got |= _taint(a)
+    _TAINT[node.id] = got
     return got
 
+
+_CASE_UNSAFE: np.ndarray | None = None
+_WS_UNSAFE: np.ndarray | None = None
+# No code point at or above this has a case mapping or is whitespace (Unicode 15).
+_CP_LIMIT = 0x20000
+
+
+def _unsafe_tables() -> tuple[np.ndarray, np.ndarray]:
+    global _CASE_UNSAFE, _WS_UNSAFE
+    if _CASE_UNSAFE is None or _WS_UNSAFE is None:
+        case = np.zeros(_CP_LIMIT, np.bool_)
+        ws = np.zeros(_CP_LIMIT, np.bool_)
+        for cp in range(128, _CP_LIMIT):
+            if 0xD800 <= cp < 0xE000:
+                continue
+            c = chr(cp)
+            lo, up = c.lower(), c.upper()
+            if len(lo) != 1 or len(up) != 1 or lo < "\x80" or up < "\x80":
+                case[cp] = True
+            if c.isspace():
+                ws[cp] = True
+        _CASE_UNSAFE, _WS_UNSAFE = case, ws
+    return _CASE_UNSAFE, _WS_UNSAFE
 
 
 def _needle(v: Val) -> bytes:
@@ -497,7 +558,8 @@ class _State:
     ret: Val = 0
     returned: Val = False
     fault: Val = False
-    ascii_rows: Val = False  # rows that reached a case/space/class-sensitive operation
+    # rows that reached an operation tainted A / C / W (see TAINT_A)
+    tainted: dict[int, Val] = field(default_factory=lambda: {TAINT_A: False, TAINT_C: False, TAINT_W: False})
     loops: list[_Loop] = field(default_factory=list)
 
 
@@ -573,7 +635,7 @@ class _Lowerer:
         env = self.st.env
         if name in self.consts or name in _BUILTIN_CALLS:
             raise NotLowerable(f"assignment shadows {name!r}")
-        if isinstance(value, (_Seq, _Module, _Pattern, _Words, _Chars, _Match)) or (
+        if isinstance(value, (_Seq, _Module, _Pattern, _Words, _CharList, _Match)) or (
             isinstance(value, Node) and value.kind == "S"
         ) or isinstance(value, str):
             # compile-time and string values only when bound on every row
@@ -620,9 +682,13 @@ class _Lowerer:
         v, f = self.cond(e) if as_cond else self.ev(e)
         self.st.fault = b_or(self.st.fault, b_and(active, f))
         # A string value (t = text.lower()) is harmless until something looks at it.
-        looked_at = [f, v.b if isinstance(v, _Match) else v]
-        if any(isinstance(x, Node) and x.kind != "S" and _sensitive(x) for x in looked_at):
-            self.st.ascii_rows = b_or(self.st.ascii_rows, active)
+        taint = 0
+        for x in (f, v.b if isinstance(v, _Match) else v):
+            if isinstance(x, Node) and x.kind != "S":
+                taint |= _taint(x)
+        for bit in (TAINT_A, TAINT_C, TAINT_W):
+            if taint & bit:
+                self.st.tainted[bit] = b_or(self.st.tainted[bit], active)
         return v
 
     def ev(self, e: ast.expr) -> tuple[Val, Val]:
@@ -692,7 +758,27 @@ class _Lowerer:
             return where(c, a, b), f
         if isinstance(e, ast.Call):
             return self.call(e)
+        if isinstance(e, ast.ListComp):
+            return self.char_list(e)
         raise NotLowerable(f"expression {type(e).__name__}")
+
+    def char_list(self, e: ast.ListComp) -> tuple[Val, Val]:
+        """``[c for c in s if pred(c)]``: kept symbolic, only counted later."""
+        gen = e.generators[0]
+        if len(e.generators) != 1 or not isinstance(gen.target, ast.Name):
+            raise NotLowerable("list comprehension")
+        var = gen.target.id
+        if gen.is_async or not (isinstance(e.elt, ast.Name) and e.elt.id == var):
+            raise NotLowerable("list comprehension")
+        it, fault = self.ev(gen.iter)
+        if isinstance(it, Node) and it.kind == "S":
+            it = _CharList(it, _CharPred(_ALL, True))
+        if not isinstance(it, _CharList):
+            raise NotLowerable("list comprehension over non-characters")
+        pred = it.pred
+        for test in gen.ifs:
+            pred = _pred_and(pred, self.char_pred(test, var))
+        return _CharList(it.s, pred), fault
 
     def name(self, n: str) -> tuple[Val, Val]:
         var = self.st.env.get(n)
@@ -955,6 +1041,8 @@ class _Lowerer:
                 return _mk("words", "I", v.s), fault
             if isinstance(v, (_Seq, str)):
                 return len(v.items) if isinstance(v, _Seq) else len(v), fault
+            if isinstance(v, _CharList):
+                return char_count(v.s, v.pred), fault
         if fn == "bool" and len(vals) == 1 and not isinstance(args[0], ast.BoolOp):
             return truth(vals[0]), fault
         if fn == "int" and len(vals) == 1 and _kind(vals[0]) in ("B", "I") and not isinstance(vals[0], _Match):
@@ -982,9 +1070,9 @@ class _Lowerer:
         it, fault = self.ev(gen.iter)
         var = gen.target.id
         if isinstance(it, Node) and it.kind == "S":
-            it = _Chars(it)
-        if isinstance(it, _Chars):
-            return self.char_reduce(fn, var, g.elt, gen.ifs, it.s), fault
+            it = _CharList(it, _CharPred(_ALL, True))
+        if isinstance(it, _CharList):
+            return self.char_reduce(fn, var, g.elt, gen.ifs, it), fault
         if isinstance(it, str):
             it = _Seq(tuple(it))
         if not isinstance(it, _Seq) or len(it.items) > 512:
@@ -1017,8 +1105,9 @@ class _Lowerer:
             self.st.env[var] = saved
         return acc, fault
 
-    def char_reduce(self, fn: str, var: str, elt: ast.expr, ifs: list[ast.expr], s: Node) -> Val:
-        cond = _CharPred(_ALL, True)
+    def char_reduce(self, fn: str, var: str, elt: ast.expr, ifs: list[ast.expr], chars: _CharList) -> Val:
+        s = chars.s
+        cond = chars.pred
         for test in ifs:
             cond = _pred_and(cond, self.char_pred(test, var))
         if fn == "sum":
@@ -1145,7 +1234,7 @@ def _module_env(tree: ast.Module) -> tuple[dict[str, Any], ast.FunctionDef]:
                 env[alias.asname or alias.name] = _STRING_CONSTS[alias.name]
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             v, _ = helper.ev(node.value)
-            if isinstance(v, (Node, _Match, _Words, _Chars)):
+            if isinstance(v, (Node, _Match, _Words, _CharList)):
                 raise NotLowerable("module-level row value")
             env[node.targets[0].id] = v
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
@@ -1217,7 +1306,8 @@ def _lower(source: str) -> LoweredProgram:
         bad = b_or(bad, b_or(_mk("cmp", "B", "lt", vote, -128), _mk("cmp", "B", "gt", vote, 127)))
     elif not -128 <= vote <= 127:
         raise NotLowerable("constant vote outside int8")
-    bad = b_or(bad, b_and(st.ascii_rows, _mk("nonascii", "B", TEXT)))
+    for bit, check in ((TAINT_A, "nonascii"), (TAINT_C, "caseunsafe"), (TAINT_W, "wsunsafe")):
+        bad = b_or(bad, b_and(st.tainted[bit], _mk(check, "B", TEXT)))
     return LoweredProgram(vote=vote, fallback=bad, node_count=_count_nodes([vote, bad]))
 
 
@@ -1243,6 +1333,40 @@ def _k_nonascii(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
     for i in nb.prange(n):
         for p in range(starts[i], ends[i]):
             if data[p] >= 128:
+                out[i] = True
+                break
+    return out
+
+
+@nb.njit(parallel=True, nogil=True, cache=_CACHE)
+def _k_unsafe(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Rows holding a code point flagged in ``table`` (valid UTF-8 assumed, as Arrow's)."""
+    n = starts.shape[0]
+    limit = table.shape[0]
+    out = np.zeros(n, np.bool_)
+    for i in nb.prange(n):
+        p = starts[i]
+        e = ends[i]
+        while p < e:
+            b = np.int64(data[p])
+            if b < 128:
+                p += 1
+                continue
+            if b < 0xE0:
+                cp = ((b & 0x1F) << 6) | (np.int64(data[min(p + 1, e - 1)]) & 0x3F)
+                p += 2
+            elif b < 0xF0:
+                cp = ((b & 0x0F) << 12) | ((np.int64(data[min(p + 1, e - 1)]) & 0x3F) << 6)
+                cp |= np.int64(data[min(p + 2, e - 1)]) & 0x3F
+                p += 3
+            else:
+                cp = limit  # 4-byte sequences are all >= 0x10000; the table ends below
+                c = ((b & 0x07) << 18) | ((np.int64(data[min(p + 1, e - 1)]) & 0x3F) << 12)
+                if c < limit:
+                    cp = c | ((np.int64(data[min(p + 2, e - 1)]) & 0x3F) << 6)
+                    cp |= np.int64(data[min(p + 3, e - 1)]) & 0x3F
+                p += 4
+            if cp < limit and table[cp]:
                 out[i] = True
                 break
     return out
@@ -1545,6 +1669,10 @@ class _Evaluator:
             return ends > starts
         if op == "nonascii":
             return _k_nonascii(*self.get(args[0]))
+        if op in ("caseunsafe", "wsunsafe"):
+            case, ws = _unsafe_tables()
+            data, starts, ends = self.get(args[0])
+            return _k_unsafe(data, starts, ends, case if op == "caseunsafe" else ws)
         if op == "contains":
             self.group_contains(args[0])
             return self.memo[node.id]
