@@ -68,6 +68,12 @@ class RegistryLock:
     def held(self) -> bool:
         return self._fd is not None
 
+    @property
+    def fd(self) -> int | None:
+        """The locked descriptor. Child processes that inherit it keep the lock held until
+        they exit, even when this process is killed first."""
+        return self._fd
+
     def __enter__(self) -> RegistryLock:
         self.acquire()
         return self

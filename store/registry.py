@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -68,6 +69,8 @@ class LabelerRegistry:
         self.repo = repo
         self.lock_timeout_s = lock_timeout_s
         self._snapshots: dict[str, list[tuple[str, str, bytes, dict[str, Any]]]] = {}
+        #: The write lock's descriptor while held; git children inherit it (see _git).
+        self._lock_fd: int | None = None
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -92,9 +95,9 @@ class LabelerRegistry:
                     f"no labeler registry at {path}: run `alchemist-engine synth` or "
                     "`alchemist-engine import` (they create it), or check --workspace"
                 )
-            with RegistryLock(lock_path(path), lock_timeout_s):
+            with RegistryLock(lock_path(path), lock_timeout_s) as held:
                 if not _present(path):
-                    _create(path)
+                    _create(path, held.fd)
         if not path.is_dir():
             raise RegistryError(f"{path} is a file, not a labeler registry: move it away")
         try:
@@ -114,9 +117,11 @@ class LabelerRegistry:
         # A busy lock means a live writer, who recovers before writing; readers need
         # nothing from recovery because every read goes through commit objects.
         if lock.acquire(blocking=False):
+            reg._lock_fd = lock.fd
             try:
                 reg._recover()
             finally:
+                reg._lock_fd = None
                 lock.release()
         if verify:
             reg._check_identity()
@@ -315,7 +320,7 @@ class LabelerRegistry:
                     "or pass --force to move it"
                 )
             args = ["-a", name, sha, "-m", message or f"Tag {name}"]
-            self.repo.git.tag(*(["-f"] if force else []), *args)
+            self._git("tag", *(["-f"] if force else []), *args)
             return self._commit_info(sha)
 
     def rollback(self, rev: str) -> CommitInfo:
@@ -337,7 +342,7 @@ class LabelerRegistry:
                 # Rolling back is how a damaged HEAD gets repaired: never refuse it.
                 lines = ["(replaces a revision with damaged labelers)"]
             msg = f"Roll back to {rev} ({target[:10]})\n\n" + "\n".join(lines)
-            new = self._git_out("commit-tree", tree, "-p", head, "-m", msg)
+            new = self._git("commit-tree", tree, "-p", head, "-m", msg)
             self._advance(head, new)
             return self._commit_info(new)
 
@@ -367,52 +372,62 @@ class LabelerRegistry:
     def fsck(self, repair: bool = False) -> FsckReport:
         """Check git objects, the marker, every labeler pair and the work tree.
 
-        With ``repair``, leftovers of killed writers are cleaned and the work tree is reset
-        to HEAD; damage to committed data is only reported (restore from a backup).
+        Leftovers of killed writers are always cleaned up (listed in ``repaired``). With
+        ``repair`` a work tree edited by hand is also reset to HEAD. Damage to committed data
+        is only reported: roll back, or restore from a backup.
         """
-        with RegistryLock(lock_path(self.path), self.lock_timeout_s):
-            repaired = self._recover() if repair else []
-            problems = [f"leftover of an interrupted write: {p}" for p in self._leftovers()]
-            status, out, err = self.repo.git.fsck(
-                "--no-dangling", "--no-progress", "--full",
-                with_extended_output=True, with_exceptions=False,
-            )
-            if status != 0:
-                problems += [f"git fsck: {line}" for line in (out + "\n" + err).splitlines()
-                             if line.strip()]
-            head: str | None = None
-            count = 0
+        with RegistryLock(lock_path(self.path), self.lock_timeout_s) as held:
+            self._lock_fd = held.fd
             try:
-                self._check_identity()
-                head = self.head
-            except RegistryError as exc:
-                problems.append(str(exc))
-            if head is not None:
-                entries, found = _scan_tree(_read_labeler_files(self.repo, head))
-                problems += found
-                count = len(entries)
-                ids: dict[str, str] = {}
-                for task, lid, _, _ in entries:
-                    if lid in ids:
-                        problems.append(f"labeler id {lid!r} is in both {ids[lid]}/ and {task}/")
-                    ids[lid] = task
-                dirty = self.repo.git.status("--porcelain", "--untracked-files=no")
-                if dirty.strip():
-                    if repair:
-                        self._sync_worktree()
-                        repaired.append("reset the work tree to HEAD")
-                    else:
-                        n = len(dirty.splitlines())
-                        problems.append(
-                            f"the work tree differs from HEAD in {n} file(s) (hand edits are "
-                            "not stored): run `alchemist-engine fsck --repair` to reset it"
-                        )
-            for tagref in self.repo.tags:
-                try:
-                    tagref.commit  # noqa: B018 -- resolving is the check
-                except _GIT_ERRORS as exc:
-                    problems.append(f"tag {tagref.name!r} does not name a commit: {exc}")
-            return FsckReport(head=head, labelers=count, problems=problems, repaired=repaired)
+                return self._fsck_locked(repair)
+            finally:
+                self._lock_fd = None
+
+    def _fsck_locked(self, repair: bool) -> FsckReport:
+        # With the lock held, leftovers can only come from writers that died: finishing
+        # their cleanup is part of every check, not a repair of damage.
+        repaired = self._recover()
+        problems = [f"leftover of an interrupted write: {p}" for p in self._leftovers()]
+        status, out, err = self.repo.git.fsck(
+            "--no-dangling", "--no-progress", "--full",
+            with_extended_output=True, with_exceptions=False,
+        )
+        if status != 0:
+            problems += [f"git fsck: {line}" for line in (out + "\n" + err).splitlines()
+                         if line.strip()]
+        head: str | None = None
+        count = 0
+        try:
+            self._check_identity()
+            head = self.head
+        except RegistryError as exc:
+            problems.append(str(exc))
+        if head is not None:
+            entries, found = _scan_tree(_read_labeler_files(self.repo, head))
+            problems += found
+            count = len(entries)
+            ids: dict[str, str] = {}
+            for task, lid, _, _ in entries:
+                if lid in ids:
+                    problems.append(f"labeler id {lid!r} is in both {ids[lid]}/ and {task}/")
+                ids[lid] = task
+            dirty = self.repo.git.status("--porcelain", "--untracked-files=no")
+            if dirty.strip():
+                if repair:
+                    self._sync_worktree()
+                    repaired.append("reset the work tree to HEAD")
+                else:
+                    n = len(dirty.splitlines())
+                    problems.append(
+                        f"the work tree differs from HEAD in {n} file(s) (hand edits are "
+                        "not stored): run `alchemist-engine fsck --repair` to reset it"
+                    )
+        for tagref in self.repo.tags:
+            try:
+                tagref.commit  # noqa: B018 -- resolving is the check
+            except _GIT_ERRORS as exc:
+                problems.append(f"tag {tagref.name!r} does not name a commit: {exc}")
+        return FsckReport(head=head, labelers=count, problems=problems, repaired=repaired)
 
     def _stale_git_locks(self) -> list[str]:
         gd = Path(self.repo.git_dir)
@@ -457,13 +472,13 @@ class LabelerRegistry:
     def _write_lock(self) -> _WriteLock:
         return _WriteLock(self)
 
-    def _git_out(self, *args: str, env: dict[str, str] | None = None) -> str:
-        return str(self.repo.git.execute(["git", *args], env=env)).strip()
+    def _git(self, *args: str) -> str:
+        return _git(self.path, *args, keep_fd=self._lock_fd)
 
     def _commit_files(
         self, parent: str | None, files: dict[str, bytes | None], message: str, allow_empty: bool
     ) -> str:
-        new = _build_commit(self.repo, parent, files, message, allow_empty)
+        new = _build_commit(self.repo, parent, files, message, allow_empty, self._lock_fd)
         if new == parent:
             return parent
         self._advance(parent, new)
@@ -474,20 +489,14 @@ class LabelerRegistry:
         gd = Path(self.repo.git_dir)
         _crash_point("before-ref")
         (gd / _PENDING).write_text(json.dumps({"old": old, "new": new}))
-        try:
-            self._git_out("update-ref", "-m", "alchemist-engine", _REF, new, old or _ZERO)
-        except git.GitCommandError as exc:
-            raise RegistryError(
-                f"could not advance the registry from {old} to {new}: {exc.stderr.strip()}; "
-                "run `alchemist-engine fsck --repair`"
-            ) from exc
+        self._git("update-ref", "-m", "alchemist-engine", _REF, new, old or _ZERO)
         _crash_point("after-ref")
         self._sync_worktree()
         _crash_point("after-worktree")
         (gd / _PENDING).unlink(missing_ok=True)
 
     def _sync_worktree(self) -> None:
-        self._git_out("reset", "--hard", "-q", "HEAD")
+        self._git("reset", "--hard", "-q", "HEAD")
 
     def _snapshot(self, sha: str) -> list[tuple[str, str, bytes, dict[str, Any]]]:
         if sha not in self._snapshots:
@@ -534,13 +543,15 @@ class _WriteLock:
 
     def __enter__(self) -> None:
         self.lock.acquire()
+        self.reg._lock_fd = self.lock.fd
         try:
             self.reg._recover()
         except BaseException:
-            self.lock.release()
+            self.__exit__()
             raise
 
     def __exit__(self, *exc: object) -> None:
+        self.reg._lock_fd = None
         self.lock.release()
 
 
@@ -554,7 +565,7 @@ def _present(path: Path) -> bool:
     return not (path.is_dir() and not any(path.iterdir()))
 
 
-def _create(path: Path) -> None:
+def _create(path: Path, lock_fd: int | None) -> None:
     """Create a registry atomically: build it beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for old in path.parent.glob(f".{path.name}.creating-*"):
@@ -578,9 +589,9 @@ def _create(path: Path) -> None:
         indent=2,
         sort_keys=True,
     ).encode() + b"\n"
-    sha = _build_commit(repo, None, {MARKER: marker}, "Create labeler registry", True)
-    repo.git.update_ref(_REF, sha)
-    repo.git.reset("--hard", "-q", "HEAD")
+    sha = _build_commit(repo, None, {MARKER: marker}, "Create labeler registry", True, lock_fd)
+    _git(tmp, "update-ref", _REF, sha, keep_fd=lock_fd)
+    _git(tmp, "reset", "--hard", "-q", "HEAD", keep_fd=lock_fd)
     repo.close()
     if path.exists():
         path.rmdir()  # empty, checked by the caller under the lock
@@ -593,6 +604,7 @@ def _build_commit(
     files: dict[str, bytes | None],
     message: str,
     allow_empty: bool,
+    lock_fd: int | None,
 ) -> str:
     """Write blobs, a tree and a commit object for ``parent`` + ``files``; no ref moves.
 
@@ -605,9 +617,10 @@ def _build_commit(
     os.close(fd)
     os.unlink(index)  # git wants to create the index itself
     env = {"GIT_INDEX_FILE": index}
+    cwd = Path(str(repo.working_tree_dir))
     try:
         if parent:
-            repo.git.execute(["git", "read-tree", parent], env=env)
+            _git(cwd, "read-tree", parent, env=env, keep_fd=lock_fd)
         # All blobs in ONE `git hash-object` process: a process per blob costs ~10 ms each.
         items = sorted(files.items())
         contents = [(p, data) for p, data in items if data is not None]
@@ -618,35 +631,62 @@ def _build_commit(
             blob_files.append(bf)
         shas: list[str] = []
         if blob_files:
-            listing = Path(index + ".paths")
-            listing.write_text("".join(f"{bf}\n" for bf in blob_files), encoding="utf-8")
-            with listing.open("rb") as f:
-                out = repo.git.execute(
-                    ["git", "hash-object", "-w", "--no-filters", "--stdin-paths"], istream=f
-                )
-            shas = str(out).split()
+            listing = "".join(f"{bf}\n" for bf in blob_files).encode()
+            shas = _git(cwd, "hash-object", "-w", "--no-filters", "--stdin-paths",
+                        stdin=listing, keep_fd=lock_fd).split()
         blob_of = {p: sha for (p, _), sha in zip(contents, shas, strict=True)}
         lines = [
             f"0 {_ZERO}\t{p}\n" if data is None else f"100644 {blob_of[p]}\t{p}\n"
             for p, data in items
         ]
         _crash_point("after-blobs")
-        info = Path(index + ".info")
-        info.write_text("".join(lines), encoding="utf-8")
-        with info.open("rb") as f:
-            repo.git.execute(["git", "update-index", "--index-info"], env=env, istream=f)
-        tree = str(repo.git.execute(["git", "write-tree"], env=env)).strip()
+        _git(cwd, "update-index", "--index-info", env=env, stdin="".join(lines).encode(),
+             keep_fd=lock_fd)
+        tree = _git(cwd, "write-tree", env=env, keep_fd=lock_fd)
         if parent and not allow_empty and tree == repo.commit(parent).tree.hexsha:
             return parent
-        args = ["git", "commit-tree", tree, "-m", message]
+        args = ["commit-tree", tree, "-m", message]
         if parent:
             args += ["-p", parent]
-        sha = str(repo.git.execute(args)).strip()
+        sha = _git(cwd, *args, keep_fd=lock_fd)
         _crash_point("after-commit-object")
         return sha
     finally:
         for leftover in Path(index).parent.glob(Path(index).name + "*"):
             leftover.unlink(missing_ok=True)
+
+
+#: Variables that would point git at some other repository than the registry.
+_GIT_ENV_OVERRIDES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+                      "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES")
+
+
+def _git(
+    cwd: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: bytes | None = None,
+    keep_fd: int | None = None,
+) -> str:
+    """Run one git command of a write in ``cwd``; its stripped stdout.
+
+    ``keep_fd`` (the write lock) is inherited by the git process. If we are killed
+    mid-write, an orphaned git child keeps the registry locked until it exits, so recovery
+    never deletes a lock file that a live git is still using.
+    """
+    full_env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_OVERRIDES}
+    full_env.update({"LC_ALL": "C", "LANGUAGE": "C"}, **(env or {}))
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, env=full_env, input=stdin, capture_output=True,
+        pass_fds=(keep_fd,) if keep_fd is not None else (), check=False,
+    )
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip()
+        raise RegistryError(
+            f"git {args[0]} failed in {cwd}: {err or f'exit {proc.returncode}'}; "
+            "run `alchemist-engine fsck --repair`, then retry"
+        )
+    return proc.stdout.decode(errors="replace").strip()
 
 
 def _read_labeler_files(repo: git.Repo, sha: str) -> dict[str, dict[str, bytes]]:

@@ -231,8 +231,8 @@ def test_stale_git_locks_recovered_on_open(reg: LabelerRegistry) -> None:
     (gd / "refs" / "heads" / "main.lock").write_text("")
     (gd / "refs" / "tags").mkdir(exist_ok=True)
     (gd / "refs" / "tags" / "v1.lock").write_text("")
-    assert not reg.fsck().ok
     again = LabelerRegistry.open(reg.path)
+    assert not (gd / "index.lock").exists() and not (gd / "refs" / "tags" / "v1.lock").exists()
     assert again.fsck().ok
     again.commit([spec(again, LEN)], "works after recovery")
     again.tag("v1")
@@ -267,3 +267,30 @@ def test_labeler_row_reads_synth_metadata() -> None:
     assert (row["mode"], row["model"], row["cost_usd"], row["coverage"]) == (
         "alchemist", "gpt-4o", 0.002, 0.25)
     assert labeler_row(LabelerSpec("b", "youtube", KW))["coverage"] is None
+
+
+def test_fsck_finishes_a_dead_writers_cleanup(reg: LabelerRegistry) -> None:
+    gd = reg.path / ".git"
+    (gd / "index.lock").write_text("")
+    rep = reg.fsck()
+    assert rep.ok and rep.repaired == ["removed stale .git/index.lock"]
+
+
+def test_lock_survives_in_children_of_a_killed_holder(tmp_path: Path) -> None:
+    """Why git children inherit the lock: an orphaned git keeps the registry locked."""
+    from alchemist_engine.store import RegistryLock
+
+    lock = RegistryLock(tmp_path / "l.lock", timeout_s=0.2)
+    lock.acquire()
+    assert lock.fd is not None
+    child = subprocess.Popen(["sleep", "30"], pass_fds=(lock.fd,))
+    try:
+        import os
+
+        os.close(lock.fd)  # the holder is gone; only the child still has the descriptor
+        lock._fd = None
+        assert not RegistryLock(tmp_path / "l.lock").acquire(blocking=False)
+    finally:
+        child.kill()
+        child.wait()
+    assert RegistryLock(tmp_path / "l.lock").acquire(blocking=False)
