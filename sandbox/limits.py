@@ -34,6 +34,8 @@ class Limits:
     """A labeler raising on more than this share of rows is quarantined."""
     workers: int = 2
     """Workers per apply; labelers are split between them (one core each)."""
+    stream_data: bool = False
+    """Send every batch through the worker's stdin instead of sharing one read-only file."""
     max_restarts: int = 50
     """Restarts (after kills) per apply before giving up with a SandboxError."""
 

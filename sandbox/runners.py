@@ -36,7 +36,7 @@ from .limits import Limits
 from .policy import Policy
 from .result import ApplyResult
 from .runtime import WORKER_FILES, Runtime, sandbox_runtime
-from .supervisor import Spawned, Supervisor, kill_group
+from .supervisor import DataFile, Spawned, Supervisor, kill_group
 
 RUNNERS = ("docker", "bwrap", "subprocess")
 
@@ -70,11 +70,14 @@ def _setpriv(uid: int) -> list[str]:
     return [exe, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
 
 
-def _popen(cmd: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+def _popen(cmd: list[str], data: DataFile | None = None) -> tuple[subprocess.Popen[bytes], dict[str, Any] | None]:
+    """Start a worker; the shared text file, if any, is inherited as a read-only fd."""
+    fds = (data.fd,) if data is not None else ()
+    proc = subprocess.Popen(
         cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env={}, start_new_session=True, close_fds=True, cwd="/",
+        env={}, start_new_session=True, close_fds=True, pass_fds=fds, cwd="/",
     )
+    return proc, ({"fd": data.fd} if data is not None else None)
 
 
 class _Base:
@@ -88,7 +91,7 @@ class _Base:
     def worker_limits(self) -> dict[str, Any]:
         return self.limits.worker_dict()
 
-    def spawn(self) -> Spawned:
+    def spawn(self, data: DataFile | None = None) -> Spawned:
         raise NotImplementedError
 
     def apply(
@@ -124,13 +127,13 @@ class SubprocessRunner(_Base):
             d["nproc"] = self.limits.pids
         return d
 
-    def spawn(self) -> Spawned:
+    def spawn(self, data: DataFile | None = None) -> Spawned:
         rt = self.runtime
         cmd = [rt.python, "-I", "-S", rt.worker, *rt.site_dirs]
         if self.isolate_uid:
             cmd = _setpriv(_fresh_uid()) + cmd
-        proc = _popen(self.net + cmd)
-        return Spawned(proc, lambda: kill_group(proc))
+        proc, spec = _popen(self.net + cmd, data)
+        return Spawned(proc, lambda: kill_group(proc), spec)
 
 
 @functools.lru_cache(maxsize=1)
@@ -195,9 +198,9 @@ class BwrapRunner(_Base):
         ]
         return (_setpriv(_fresh_uid()) if self.as_root else []) + cmd
 
-    def spawn(self) -> Spawned:
-        proc = _popen(self.command())
-        return Spawned(proc, lambda: kill_group(proc))
+    def spawn(self, data: DataFile | None = None) -> Spawned:
+        proc, spec = _popen(self.command(), data)
+        return Spawned(proc, lambda: kill_group(proc), spec)
 
 
 @functools.lru_cache(maxsize=8)
@@ -216,7 +219,7 @@ class DockerRunner(_Base):
         super().__init__(limits, policy)
         self.image = image
 
-    def command(self, name: str) -> list[str]:
+    def command(self, name: str, data_dir: str | None = None) -> list[str]:
         rt = self.runtime
         mem = f"{self.limits.memory_mb + 256}m"  # + what the worker's imports take
         cmd = [
@@ -238,14 +241,18 @@ class DockerRunner(_Base):
             cmd += ["-v", f"{path}:/sp/{pkg}:ro"]
         for f in WORKER_FILES:
             cmd += ["-v", f"{Path(rt.worker_dir) / f}:/sbx/{f}:ro"]
+        if data_dir is not None:
+            cmd += ["-v", f"{data_dir}:/data:ro"]
         cmd += [self.image, rt.python, "-I", "-S", "/sbx/worker.py", "/sp"]
         return cmd
 
-    def spawn(self) -> Spawned:
+    def spawn(self, data: DataFile | None = None) -> Spawned:
         name = f"alchemist-sbx-{uuid.uuid4().hex[:12]}"
-        cmd = self.command(name)
+        if data is not None:
+            data.share_with(65534)  # descriptors do not cross into containers: mount it
+        cmd = self.command(name, data.dir if data is not None else None)
         cmd[0] = shutil.which("docker") or "docker"
-        proc = _popen(cmd)
+        proc, _ = _popen(cmd)
 
         def kill() -> None:
             # Killing the CLI client would leave the container running: kill it by name.
@@ -255,7 +262,7 @@ class DockerRunner(_Base):
                 pass
             kill_group(proc)
 
-        return Spawned(proc, kill)
+        return Spawned(proc, kill, {"path": "/data/texts.arrow"} if data is not None else None)
 
 
 @functools.lru_cache(maxsize=1)

@@ -12,8 +12,11 @@ unpickled or evaluated: JSON headers and int8 Arrow arrays, both checked.
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,12 +40,47 @@ LABEL_SCHEMA = pa.schema([pa.field("label", pa.int8(), nullable=False)])
 TEXT_SCHEMA = pa.schema([pa.field("text", pa.large_string())])
 
 
+class DataFile:
+    """The whole text column as one Arrow IPC file, shared read-only with every worker.
+
+    Streaming every batch through the worker's stdin costs a copy per worker, and for
+    docker two more through the daemon; a file the sandbox maps read-only costs none.
+    Runners pass it as an inherited read-only descriptor (bwrap, subprocess: no path
+    permission needed by the fresh UID) or bind-mount it (docker, owned by 65534).
+    """
+
+    def __init__(self, batches: list[pa.RecordBatch]) -> None:
+        self.dir = tempfile.mkdtemp(prefix="alchemist-data-")
+        self.path = os.path.join(self.dir, "texts.arrow")
+        with pa.OSFile(self.path, "wb") as sink, pa.ipc.new_file(sink, TEXT_SCHEMA) as wr:
+            for rb in batches:
+                wr.write_batch(rb)
+        os.chmod(self.path, 0o400)
+        self.fd = os.open(self.path, os.O_RDONLY)
+
+    def share_with(self, uid: int) -> None:
+        """Let ``uid`` open the file by path (docker's bind mount needs that)."""
+        if os.geteuid() == 0:
+            os.chown(self.dir, uid, uid)
+            os.chown(self.path, uid, uid)
+            os.chmod(self.dir, 0o500)
+        else:
+            os.chmod(self.dir, 0o755)
+            os.chmod(self.path, 0o444)
+
+    def close(self) -> None:
+        os.close(self.fd)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 @dataclass
 class Spawned:
     """A started worker: the process whose pipes carry the protocol, and how to kill it."""
 
     proc: subprocess.Popen[bytes]
     kill: Callable[[], None]
+    data: dict[str, Any] | None = None
+    """How the worker finds the shared text file: ``{"fd": n}`` or ``{"path": p}``."""
 
 
 @dataclass
@@ -59,6 +97,7 @@ class _Shared:
     matrix: np.ndarray
     col: dict[str, int]
     progress: Callable[[int], None] | None
+    data: DataFile | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     done: dict[int, int] = field(default_factory=dict)
     reported: int = 0
@@ -76,8 +115,6 @@ class _Shared:
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL the worker's whole session (it was started with start_new_session)."""
-    import os
-
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -92,7 +129,7 @@ class Supervisor:
     """Runs programs through workers started by ``spawn``; see the module docstring."""
 
     def __init__(
-        self, name: str, spawn: Callable[[], Spawned], limits: Limits, policy: Policy,
+        self, name: str, spawn: Callable[[DataFile | None], Spawned], limits: Limits, policy: Policy,
         worker_limits: dict[str, Any], *, skip_validation: bool = False,
     ) -> None:
         # skip_validation exists for the hostile-corpus tests, which prove that the
@@ -131,17 +168,24 @@ class Supervisor:
                 runnable.append(p)
             else:
                 faults[p.id].quarantine = f"validation: {report.summary()}"
-        shared = _Shared(n, _serialize(texts, batch_size), matrix, {i: j for j, i in enumerate(ids)}, progress)
+        batches = _batches(texts, batch_size)
+        stream = self.limits.stream_data or not (runnable and n)
+        data = None if stream else DataFile(batches)
+        shared = _Shared(n, _serialize(batches, stream), matrix, {i: j for j, i in enumerate(ids)}, progress, data)
         workers = max(1, min(self.limits.workers, len(runnable)))
         groups = [runnable[g::workers] for g in range(workers)]
         startup = 0.0
         restarts = 0
-        if runnable and n:
-            with ThreadPoolExecutor(workers, thread_name_prefix="sandbox") as pool:
-                outs = list(pool.map(lambda g: self._group(g[0], g[1], cardinality, shared, faults), enumerate(groups)))
-            startup = max(o[0] for o in outs)
-            restarts = sum(o[1] for o in outs)
-        elif progress is not None and n:
+        try:
+            if runnable and n:
+                with ThreadPoolExecutor(workers, thread_name_prefix="sandbox") as pool:
+                    outs = list(pool.map(lambda g: self._group(g[0], g[1], cardinality, shared, faults), enumerate(groups)))
+                startup = max(o[0] for o in outs)
+                restarts = sum(o[1] for o in outs)
+        finally:
+            if data is not None:
+                data.close()
+        if not runnable and progress is not None and n:
             progress(n)
         result_faults: dict[str, LabelerFault] = {}
         for lid, f in faults.items():
@@ -168,7 +212,7 @@ class Supervisor:
         restarts = 0
         while active and b < len(sh.batches):
             t_spawn = time.perf_counter()
-            w = self.spawn()
+            w = self.spawn(sh.data)
             assert w.proc.stdin and w.proc.stdout and w.proc.stderr
             ch = P.Channel(w.proc.stdin.fileno(), w.proc.stdout.fileno(), w.proc.stderr.fileno(), stderr_cap=self.limits.stderr_cap, max_reply=8 * sh.n + (1 << 20))
             current: str | None = None
@@ -179,6 +223,7 @@ class Supervisor:
                     "cardinality": k,
                     "policy": self.policy.to_dict(),
                     "limits": self.worker_limits,
+                    "data": w.data,
                 }
                 deadline = time.monotonic() + self.limits.start_timeout
                 ch.send(P.message(P.SETUP, setup), deadline)
@@ -216,7 +261,9 @@ class Supervisor:
                     ch.send(P.END, time.monotonic() + 5)
                 except (P.PeerGone, P.Deadline):
                     pass
-                self._reap(w)
+                # The worker is done; its exit (and docker's container removal, ~0.3 s)
+                # need not hold up the result, so reap it in the background.
+                threading.Thread(target=self._reap, args=(w,), daemon=True).start()
             except (P.Deadline, P.PeerGone, P.ProtocolError, P.OutputFlood) as exc:
                 w.kill()
                 rc = self._reap(w)
@@ -301,8 +348,7 @@ def _reason(exc: BaseException, rc: int | None, stderr: str, batch: int) -> str:
     return f"{text}{'; stderr: ' + tail if tail else ''}"
 
 
-def _serialize(texts: pa.Array | pa.ChunkedArray, batch_size: int) -> list[tuple[int, int, bytes]]:
-    """Slice the text column into IPC streams once; every worker group reuses them."""
+def _batches(texts: pa.Array | pa.ChunkedArray, batch_size: int) -> list[pa.RecordBatch]:
     if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
         raise SandboxError(f"texts must be an Arrow string column, got {texts.type}")
     out = []
@@ -311,9 +357,21 @@ def _serialize(texts: pa.Array | pa.ChunkedArray, batch_size: int) -> list[tuple
         part = texts.slice(off, min(batch_size, n - off))
         if isinstance(part, pa.ChunkedArray):
             part = part.combine_chunks() if part.num_chunks else pa.array([], pa.large_string())
-        part = part.cast(pa.large_string())
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, TEXT_SCHEMA) as wr:
-            wr.write_batch(pa.RecordBatch.from_arrays([part], schema=TEXT_SCHEMA))
-        out.append((off, len(part), sink.getvalue().to_pybytes()))
+        out.append(pa.RecordBatch.from_arrays([part.cast(pa.large_string())], schema=TEXT_SCHEMA))
+    return out
+
+
+def _serialize(batches: list[pa.RecordBatch], stream: bool) -> list[tuple[int, int, bytes]]:
+    """(offset, rows, IPC stream bytes or b"" when the worker reads the shared file)."""
+    out = []
+    off = 0
+    for rb in batches:
+        body = b""
+        if stream:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, TEXT_SCHEMA) as wr:
+                wr.write_batch(rb)
+            body = sink.getvalue().to_pybytes()
+        out.append((off, rb.num_rows, body))
+        off += rb.num_rows
     return out

@@ -19,8 +19,10 @@ import sys
 # Runs before the heavy imports so a broken sandbox layout shows up as a clear message.
 sys.path[:0] = [os.path.dirname(os.path.abspath(__file__))] + sys.argv[1:]
 
+import ast  # noqa: E402
 import builtins  # noqa: E402
 import importlib  # noqa: E402
+import mmap  # noqa: E402
 import operator  # noqa: E402
 import reprlib  # noqa: E402
 import resource  # noqa: E402
@@ -32,14 +34,12 @@ import protocol as P  # type: ignore[import-not-found]  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.ipc  # noqa: E402,F401
 from RestrictedPython import compile_restricted_exec  # noqa: E402
-from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter  # noqa: E402
 from RestrictedPython.Guards import (  # noqa: E402
     full_write_guard,
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
-    raise_,
-    safer_getattr,
 )
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES  # noqa: E402
 
 LABEL_SCHEMA = pa.schema([pa.field("label", pa.int8(), nullable=False)])
 _short = reprlib.Repr()
@@ -71,16 +71,8 @@ class Labeler:
     def __init__(self, lid: str, source: str, policy: dict[str, Any], real: dict[str, Any]) -> None:
         self.id = lid
         self.fn: Any = None
-        forbidden = frozenset(policy["forbidden_attributes"])
+        forbidden = frozenset(policy["forbidden_attributes"]) | INSPECT_ATTRIBUTES
         allowed = policy["modules"]
-
-        def guarded_getattr(obj: Any, name: str, default: Any = raise_) -> Any:
-            # A missing attribute raises (plain Python semantics) instead of quietly
-            # giving None, which is safer_getattr's default.
-            if name in forbidden:
-                raise AttributeError(f"attribute {name!r} is not allowed")
-            return safer_getattr(obj, name, default)
-
         # Fresh proxies per labeler: even if one managed to mutate a proxy, no other
         # labeler would see it.
         proxies = {name: _proxy(name, real[name], attrs) for name, attrs in allowed.items() if name in real}
@@ -95,9 +87,13 @@ class Labeler:
         self.globals: dict[str, Any] = {
             "__builtins__": bi,
             "__name__": "labeler",
-            "_getattr_": guarded_getattr,
-            "_getitem_": default_guarded_getitem,
-            "_getiter_": default_guarded_getiter,
+            # Attribute names are always literal (no getattr builtin exists here), so
+            # they are checked once, statically, below and by RestrictedPython's
+            # compiler (underscores, frame/code attributes); at run time the C
+            # builtins are enough and cost a third of the Python-level guards.
+            "_getattr_": getattr,
+            "_getitem_": operator.getitem,
+            "_getiter_": iter,
             "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
             "_unpack_sequence_": guarded_unpack_sequence,
             "_write_": full_write_guard,
@@ -107,6 +103,9 @@ class Labeler:
         result = compile_restricted_exec(source, filename=f"<labeler {lid}>")
         if result.errors or result.code is None:
             raise SyntaxError("; ".join(result.errors))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Attribute) and (node.attr in forbidden or node.attr.startswith("_")):
+                raise SyntaxError(f"line {node.lineno}: attribute {node.attr!r} is not allowed")
         exec(result.code, self.globals)
         fn = self.globals.get("label_function")
         if not callable(fn):
@@ -130,29 +129,66 @@ def _describe(exc: BaseException) -> str:
 
 
 def _label(lab: Labeler, texts: list[Any], k: int) -> tuple[bytes, int, str | None, str | None]:
-    """Run one labeler over a batch: (int8 bytes, error count, first error, violation)."""
+    """Run one labeler over a batch: (int8 bytes, error count, first error, violation).
+
+    The program is called exactly once per row, in order (stateful programs see what
+    they would see in a plain loop), but through ``map`` so the per-row cost is the
+    program's own; a row that raises abstains and the map resumes after it.
+    """
+    if None in texts:  # rare: null rows abstain without calling the program
+        return _label_rows(lab, texts, k)
+    vals: list[Any] = []
+    errors = 0
+    first: str | None = None
+    it = iter(texts)
+    fn = lab.fn
+    while True:
+        try:
+            vals.extend(map(fn, it))  # list.extend keeps what came before a raise
+            break
+        except BaseException as exc:  # noqa: B036 - SystemExit & co. are program faults too
+            errors += 1
+            if first is None:
+                first = f"row {len(vals)}: {_describe(exc)}"
+            vals.append(-1)
+    violation = _check(vals, k)
+    if violation is not None:
+        return b"", errors, first, violation
+    return array("b", vals).tobytes(), errors, first, None
+
+
+def _check(vals: list[Any], k: int) -> str | None:
+    # bool is an int subclass, but True/False are not class ids: a contract error.
+    if set(map(type, vals)) <= {int} and (not vals or (min(vals) >= -1 and max(vals) < k)):
+        return None
+    for v in vals:
+        if not (type(v) is int and -1 <= v < k):
+            shown = _short.repr(v) if type(v) in (str, float, int, bool, type(None)) else "..."
+            return f"returned {type(v).__name__} {shown}; label_function must return an int in -1..{k - 1}"
+    return None
+
+
+def _label_rows(lab: Labeler, texts: list[Any], k: int) -> tuple[bytes, int, str | None, str | None]:
     out = array("b", bytes(len(texts)))
     errors = 0
     first: str | None = None
     fn = lab.fn
     for i, t in enumerate(texts):
-        if t is None:  # a null row abstains without calling the program
+        if t is None:
             out[i] = -1
             continue
         try:
             v = fn(t)
-        except BaseException as exc:  # noqa: B036 - SystemExit & co. are program faults too
+        except BaseException as exc:  # noqa: B036
             errors += 1
             if first is None:
                 first = f"row {i}: {_describe(exc)}"
             out[i] = -1
             continue
-        # bool is an int subclass, but True/False are not class ids: a contract error.
-        if type(v) is int and -1 <= v < k:
-            out[i] = v
-        else:
-            shown = _short.repr(v) if type(v) in (str, float, int, bool, type(None)) else "..."
-            return b"", errors, first, f"returned {type(v).__name__} {shown}; label_function must return an int in -1..{k - 1}"
+        bad = _check([v], k)
+        if bad is not None:
+            return b"", errors, first, bad
+        out[i] = v
     return out.tobytes(), errors, first, None
 
 
@@ -199,6 +235,17 @@ def _tighten(limits: dict[str, Any]) -> None:
     sys.setrecursionlimit(int(limits.get("recursion", 400)))
 
 
+def _open_data(spec: dict[str, Any] | None) -> Any:
+    """The shared read-only text file, memory-mapped: by inherited fd or by path."""
+    if not spec:
+        return None
+    fd = int(spec["fd"]) if "fd" in spec else os.open(spec["path"], os.O_RDONLY)
+    # mmap the descriptor itself: re-opening it by path would need read permission.
+    mm = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+    os.close(fd)
+    return pa.ipc.open_file(pa.py_buffer(mm))
+
+
 def main() -> None:
     proto_in = os.fdopen(os.dup(0), "rb", buffering=1 << 16)
     out_fd = os.dup(1)
@@ -225,6 +272,7 @@ def main() -> None:
             real[name] = importlib.import_module(name)
         except ImportError:
             pass  # listed but absent here: programs importing it get ImportError
+    shared = _open_data(setup.get("data"))
     _tighten(setup.get("limits", {}))
     send(P.READY)
 
@@ -245,7 +293,10 @@ def main() -> None:
         if tag != P.BATCH:
             send(P.FATAL + b"unexpected frame tag")
             os._exit(3)
-        col = pa.ipc.open_stream(pa.py_buffer(body)).read_all().column(0)
+        if shared is not None:
+            col = shared.get_batch(int(head["batch"])).column(0)
+        else:
+            col = pa.ipc.open_stream(pa.py_buffer(body)).read_all().column(0)
         texts = col.to_pylist()
         n = len(texts)
         for lid in head["run"]:

@@ -39,7 +39,7 @@ RUNNER_PARAMS = [
     pytest.param("bwrap", marks=pytest.mark.bwrap),
     "subprocess",
 ]
-LIMITS: dict[str, Any] = {"batch_timeout": 3.0, "setup_timeout": 3.0, "memory_mb": 256, "workers": 2}
+LIMITS: dict[str, Any] = {"batch_timeout": 2.0, "setup_timeout": 2.0, "memory_mb": 256, "workers": 2}
 TEXTS = [f"row {i}: great video, check my channel" if i % 3 else f"plain comment {i}" for i in range(20)]
 CONTROL = LabelerSpec(
     "control", "youtube",

@@ -118,6 +118,28 @@ def test_chunked_large_string_and_nulls() -> None:
     assert res.matrix[:, 0].tolist() == [1, -1, -1, -1, 1]
 
 
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "shared-file"])
+def test_both_data_paths_give_the_same_votes(stream: bool) -> None:
+    runner = make_runner("subprocess", **FAST, stream_data=stream, max_error_rate=0.5)
+    res = runner.apply(specs(["re3", "odd"]), pa.array(TEXTS), cardinality=3, batch_size=7)
+    for j, n in enumerate(["re3", "odd"]):
+        np.testing.assert_array_equal(res.matrix[:, j], in_process(PROGRAMS[n], TEXTS, 3))
+
+
+def test_stateful_program_sees_rows_once_in_order() -> None:
+    # The worker maps over rows and resumes after a raise: each row exactly once.
+    src = (
+        "SEEN = []\ndef label_function(text):\n    SEEN.append(text)\n"
+        "    if len(SEEN) % 4 == 0:\n        raise ValueError('every fourth')\n"
+        "    return len(SEEN) % 2\n"
+    )
+    runner = make_runner("subprocess", **{**FAST, "workers": 1}, max_error_rate=0.5)
+    res = runner.apply([LabelerSpec("st", "t", src)], pa.array([str(i) for i in range(30)]), cardinality=2, batch_size=9)
+    want = [-1 if (i + 1) % 4 == 0 else (i + 1) % 2 for i in range(30)]
+    assert res.matrix[:, 0].tolist() == want
+    assert res.faults["st"].count == 7 and not res.faults["st"].quarantined
+
+
 def test_empty_input_and_no_programs() -> None:
     runner = make_runner("subprocess")
     res = runner.apply(specs(["kw"]), pa.array([], pa.string()), cardinality=2)
