@@ -8,11 +8,12 @@ Wire format: every frame is ``u32 little-endian length`` + payload; the payload'
 byte is a tag. A message with a header is ``tag + u32 header length + JSON header +
 body`` (the body is an Arrow IPC stream or empty).
 
-Host -> worker:  ``S`` setup (JSON: programs, cardinality, policy, limits)
-                 ``B`` batch (JSON ``{"batch": i, "run": [labeler ids]}`` + Arrow IPC ``text``)
+Host -> worker:  ``S`` setup (JSON: programs, cardinality, policy, limits, data, lower)
+                 ``B`` batch (JSON ``{"batch": i, "run": [labeler ids]}`` + Arrow IPC ``text``,
+                 or no body when setup's ``data`` names the shared read-only Arrow file)
                  ``E`` end of input
 Worker -> host:  ``R`` ready (setup read, imports done; no untrusted code has run yet)
-                 ``H`` hello (JSON: per-labeler compile error or null)
+                 ``H`` hello, one per program in order (JSON ``{"id", "error", "lowered"}``)
                  ``L`` labels (JSON ``{"id", "batch", "errors", "first_error", "violation"}``
                  + Arrow IPC ``label: int8``)
                  ``X`` fatal worker error (UTF-8 message)

@@ -35,7 +35,7 @@ from .image import IMAGE, _docker, engine_running, ensure_image, image_exists
 from .limits import Limits
 from .policy import Policy
 from .result import ApplyResult
-from .runtime import WORKER_FILES, Runtime, sandbox_runtime
+from .runtime import Runtime, sandbox_runtime
 from .supervisor import DataFile, Spawned, Supervisor, kill_group
 
 RUNNERS = ("docker", "bwrap", "subprocess")
@@ -104,10 +104,10 @@ class _Base:
         lower: bool = True,
         progress: Callable[[int], None] | None = None,
     ) -> ApplyResult:
-        # ``lower`` is accepted for the engine's sake; kernels arrive with sandbox/lower.py,
-        # until then every program is interpreted (ApplyResult.lowered stays empty).
+        # ``lower`` travels to the worker in the setup frame; programs it runs as kernels
+        # come back in ApplyResult.lowered (the worker reports them in its hello).
         sup = Supervisor(self.name, self.spawn, self.limits, self.policy, self.worker_limits())
-        return sup.apply(programs, texts, cardinality=cardinality, batch_size=batch_size, progress=progress)
+        return sup.apply(programs, texts, cardinality=cardinality, batch_size=batch_size, lower=lower, progress=progress)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
@@ -190,7 +190,7 @@ class BwrapRunner(_Base):
             cmd += ["--ro-bind", rt.prefix, rt.prefix]
         for name, path in rt.packages.items():
             cmd += ["--ro-bind", path, f"/sp/{name}"]
-        for f in WORKER_FILES:
+        for f in rt.files:
             cmd += ["--ro-bind", str(Path(rt.worker_dir) / f), f"/sbx/{f}"]
         cmd += [
             "--proc", "/proc", "--dev", "/dev", "--size", str(16 << 20), "--tmpfs", "/tmp",
@@ -239,7 +239,7 @@ class DockerRunner(_Base):
             cmd += ["-v", f"{rt.prefix}:{rt.prefix}:ro"]
         for pkg, path in rt.packages.items():
             cmd += ["-v", f"{path}:/sp/{pkg}:ro"]
-        for f in WORKER_FILES:
+        for f in rt.files:
             cmd += ["-v", f"{Path(rt.worker_dir) / f}:/sbx/{f}:ro"]
         if data_dir is not None:
             cmd += ["-v", f"{data_dir}:/data:ro"]

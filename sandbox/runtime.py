@@ -20,7 +20,11 @@ from pathlib import Path
 from ..labelers import SandboxError
 
 WORKER_FILES = ("worker.py", "protocol.py")
+#: Trusted modules the worker may load by path when present (sandbox/lower.py: kernels).
+OPTIONAL_WORKER_FILES = ("lower.py",)
 SANDBOX_PACKAGES = ("pyarrow", "numpy", "RestrictedPython")
+#: Mounted when installed, for the lowering kernels; never required.
+OPTIONAL_PACKAGES = ("numba", "llvmlite")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class Runtime:
     worker_dir: str
     world_readable: bool
     """True when a fresh, unprivileged UID can read every path above."""
+    files: tuple[str, ...] = WORKER_FILES
+    """Trusted files mounted into the worker directory (/sbx)."""
 
     @property
     def site_dirs(self) -> list[str]:
@@ -66,9 +72,11 @@ def _prefix_of(python: str) -> str:
 @functools.lru_cache(maxsize=1)
 def sandbox_runtime() -> Runtime:
     packages: dict[str, str] = {}
-    for name in SANDBOX_PACKAGES:
+    for name in SANDBOX_PACKAGES + OPTIONAL_PACKAGES:
         spec = importlib.util.find_spec(name)
         if spec is None or not spec.submodule_search_locations:
+            if name in OPTIONAL_PACKAGES:
+                continue
             raise SandboxError(f"package {name!r} is missing: pip install pyarrow RestrictedPython numpy")
         path = Path(list(spec.submodule_search_locations)[0])
         packages[name] = str(path)
@@ -85,10 +93,11 @@ def sandbox_runtime() -> Runtime:
     if not existing:
         raise SandboxError(f"no python{ver} interpreter found for the sandbox (looked at {candidates})")
     worker_dir = str(Path(__file__).resolve().parent)
-    others = [*packages.values(), *(str(Path(worker_dir) / f) for f in WORKER_FILES)]
+    files = tuple(f for f in WORKER_FILES + OPTIONAL_WORKER_FILES if (Path(worker_dir) / f).exists())
+    others = [*packages.values(), *(str(Path(worker_dir) / f) for f in files)]
     others_ok = all(_world_accessible(p) for p in others)
     for c in existing:
         if _world_accessible(c) and _world_accessible(str(Path(_prefix_of(c)) / "lib" / f"python{ver}")):
-            return Runtime(str(Path(c).resolve()), _prefix_of(c), packages, worker_dir, others_ok)
+            return Runtime(str(Path(c).resolve()), _prefix_of(c), packages, worker_dir, others_ok, files)
     c = existing[0]
-    return Runtime(str(Path(c).resolve()), _prefix_of(c), packages, worker_dir, False)
+    return Runtime(str(Path(c).resolve()), _prefix_of(c), packages, worker_dir, False, files)

@@ -88,6 +88,7 @@ class _Faults:
     errors: int = 0
     first: str | None = None
     quarantine: str | None = None
+    lowered: bool = False
 
 
 @dataclass
@@ -140,6 +141,7 @@ class Supervisor:
         self.limits = limits
         self.policy = policy
         self.worker_limits = worker_limits
+        self.lower = False
 
     def apply(
         self,
@@ -148,9 +150,12 @@ class Supervisor:
         *,
         cardinality: int,
         batch_size: int = 65536,
+        lower: bool = False,
         progress: Callable[[int], None] | None = None,
     ) -> ApplyResult:
+        """Votes of ``programs`` over ``texts``; ``lower`` lets the worker use kernels."""
         t0 = time.perf_counter()
+        self.lower = lower
         ids = [p.id for p in programs]
         if len(set(ids)) != len(ids):
             raise SandboxError(f"duplicate labeler ids in one apply: {sorted({i for i in ids if ids.count(i) > 1})}")
@@ -197,8 +202,9 @@ class Supervisor:
                 result_faults[lid] = LabelerFault(max(f.errors, 1), first, True)
             elif f.errors:
                 result_faults[lid] = LabelerFault(f.errors, f.first or "", False)
+        lowered = [lid for lid in ids if faults[lid].lowered and lid not in result_faults]
         return ApplyResult(
-            matrix=matrix, labeler_ids=ids, faults=result_faults, runner=self.name,
+            matrix=matrix, labeler_ids=ids, faults=result_faults, runner=self.name, lowered=lowered,
             seconds=time.perf_counter() - t0, startup_seconds=startup, restarts=restarts,
         )
 
@@ -224,6 +230,8 @@ class Supervisor:
                     "policy": self.policy.to_dict(),
                     "limits": self.worker_limits,
                     "data": w.data,
+                    # A worker that can lower a program answers its hello with "lowered": true.
+                    "lower": self.lower,
                 }
                 deadline = time.monotonic() + self.limits.start_timeout
                 ch.send(P.message(P.SETUP, setup), deadline)
@@ -238,6 +246,7 @@ class Supervisor:
                     tag, head, _ = P.parse_message(ch.recv(time.monotonic() + self.limits.setup_timeout))
                     if tag != P.HELLO or head.get("id") != p.id:
                         raise P.ProtocolError(f"expected hello for {p.id}, got {tag!r} {head.get('id')!r}")
+                    faults[p.id].lowered = bool(head.get("lowered"))
                     if head.get("error"):
                         faults[p.id].quarantine = f"failed to load: {str(head['error'])[:300]}"
                         active.remove(p)
