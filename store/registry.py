@@ -1,4 +1,7 @@
-"""The git-backed labeler registry: the only module of alchemist-engine that imports git.
+"""The git-backed labeler registry: the only module of alchemist-engine importing gitpython.
+
+The file format lives in :mod:`store.layout`, the write/read plumbing in
+:mod:`store.plumbing`; this module holds the operations and the safety protocol.
 
 Layout of the repository (branch ``main``)::
 
@@ -19,25 +22,24 @@ up by the next ``open`` or write (see ``_recover``). History is never rewritten.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import git
 from gitdb.exc import BadName, BadObject
 
-from ..labelers import SCHEMA_VERSION, LabelerSpec, RegistryError, content_hash
+from ..labelers import SCHEMA_VERSION, LabelerSpec, RegistryError
 from .diff import diff_labelers
-from .ids import NAME_RE, make_id
+from .ids import make_id
+from .layout import Entry, check_name, labeler_json, scan_files, to_spec
 from .lock import DEFAULT_TIMEOUT_S, RegistryLock
+from .plumbing import TMPDIR, ZERO, build_commit, crash_point, read_files
+from .plumbing import git as git_cmd
 from .records import CommitInfo, CommitView, DiffReport, FsckReport, LabelerView
 
 MARKER = ".alchemist-registry.json"
@@ -46,12 +48,8 @@ REGISTRY_SCHEMA_VERSION = 1
 BRANCH = "main"
 _REF = f"refs/heads/{BRANCH}"
 _PENDING = "alchemist-pending.json"
-_TMPDIR = "alchemist-tmp"
-_ZERO = "0" * 40
 #: git's own lock files that a killed git process may leave behind.
 _GIT_LOCKS = ("index.lock", "HEAD.lock", "packed-refs.lock", f"{_REF}.lock", "config.lock")
-#: Test hook: the write stage at which to SIGKILL ourselves (crash-safety tests).
-CRASH_ENV = "ALCHEMIST_REGISTRY_CRASH_AT"
 
 _GIT_ERRORS = (git.GitCommandError, BadName, BadObject, ValueError, IndexError, KeyError)
 
@@ -68,7 +66,7 @@ class LabelerRegistry:
         self.path = path
         self.repo = repo
         self.lock_timeout_s = lock_timeout_s
-        self._snapshots: dict[str, list[tuple[str, str, bytes, dict[str, Any]]]] = {}
+        self._snapshots: dict[str, list[Entry]] = {}
         #: The write lock's descriptor while held; git children inherit it (see _git).
         self._lock_fd: int | None = None
 
@@ -197,7 +195,7 @@ class LabelerRegistry:
                 continue
             if not include_disabled and not doc.get("enabled", True):
                 continue
-            out.append(_to_spec(ltask, lid, src, doc))
+            out.append(to_spec(ltask, lid, src, doc))
         return out
 
     def get(self, labeler_id: str, ref: str | None = None) -> LabelerSpec:
@@ -279,13 +277,13 @@ class LabelerRegistry:
         files: dict[str, bytes | None] = {}
         seen: set[str] = set()
         for spec in labelers:
-            _check_name("labeler id", spec.id)
-            _check_name("task", spec.task)
+            check_name("labeler id", spec.id)
+            check_name("task", spec.task)
             if spec.id in seen:
                 raise RegistryError(f"labeler id {spec.id!r} appears twice in one commit")
             seen.add(spec.id)
             files[f"{spec.task}/{spec.id}.py"] = spec.source.encode("utf-8")
-            files[f"{spec.task}/{spec.id}.json"] = _labeler_json(spec)
+            files[f"{spec.task}/{spec.id}.json"] = labeler_json(spec)
         with self._write_lock():
             head = self.resolve()
             before = {lid: t for t, lid, _, _ in self._snapshot(head)}
@@ -362,7 +360,7 @@ class LabelerRegistry:
             spec.enabled = enabled
             verb = "Enable" if enabled else "Disable"
             files: dict[str, bytes | None] = {
-                f"{spec.task}/{spec.id}.json": _labeler_json(spec)
+                f"{spec.task}/{spec.id}.json": labeler_json(spec)
             }
             new = self._commit_files(head, files, f"{verb} {labeler_id}", False)
             return self._commit_info(new)
@@ -403,7 +401,7 @@ class LabelerRegistry:
         except RegistryError as exc:
             problems.append(str(exc))
         if head is not None:
-            entries, found = _scan_tree(_read_labeler_files(self.repo, head))
+            entries, found = scan_files(read_files(self.path, head))
             problems += found
             count = len(entries)
             ids: dict[str, str] = {}
@@ -443,9 +441,9 @@ class LabelerRegistry:
     def _leftovers(self) -> list[str]:
         gd = Path(self.repo.git_dir)
         found = self._stale_git_locks() + ([_PENDING] if (gd / _PENDING).exists() else [])
-        tmp = gd / _TMPDIR
+        tmp = gd / TMPDIR
         if tmp.is_dir() and any(tmp.iterdir()):
-            found.append(_TMPDIR)
+            found.append(TMPDIR)
         return found
 
     def _recover(self) -> list[str]:
@@ -455,10 +453,10 @@ class LabelerRegistry:
         for name in self._stale_git_locks():
             (gd / name).unlink(missing_ok=True)
             done.append(f"removed stale .git/{name}")
-        tmp = gd / _TMPDIR
+        tmp = gd / TMPDIR
         if tmp.is_dir() and any(tmp.iterdir()):
             shutil.rmtree(tmp, ignore_errors=True)
-            done.append(f"removed .git/{_TMPDIR}")
+            done.append(f"removed .git/{TMPDIR}")
         if (gd / _PENDING).exists():
             # The ref either moved or not; both are whole states. Bring the view along.
             if self.head is not None:
@@ -473,12 +471,12 @@ class LabelerRegistry:
         return _WriteLock(self)
 
     def _git(self, *args: str) -> str:
-        return _git(self.path, *args, keep_fd=self._lock_fd)
+        return git_cmd(self.path, *args, keep_fd=self._lock_fd)
 
     def _commit_files(
         self, parent: str | None, files: dict[str, bytes | None], message: str, allow_empty: bool
     ) -> str:
-        new = _build_commit(self.repo, parent, files, message, allow_empty, self._lock_fd)
+        new = build_commit(self.path, parent, files, message, allow_empty, self._lock_fd)
         if new == parent:
             return parent
         self._advance(parent, new)
@@ -487,21 +485,21 @@ class LabelerRegistry:
     def _advance(self, old: str | None, new: str) -> None:
         """Move the branch from ``old`` to ``new`` atomically, then refresh the work tree."""
         gd = Path(self.repo.git_dir)
-        _crash_point("before-ref")
+        crash_point("before-ref")
         (gd / _PENDING).write_text(json.dumps({"old": old, "new": new}))
-        self._git("update-ref", "-m", "alchemist-engine", _REF, new, old or _ZERO)
-        _crash_point("after-ref")
+        self._git("update-ref", "-m", "alchemist-engine", _REF, new, old or ZERO)
+        crash_point("after-ref")
         self._sync_worktree()
-        _crash_point("after-worktree")
+        crash_point("after-worktree")
         (gd / _PENDING).unlink(missing_ok=True)
 
     def _sync_worktree(self) -> None:
         self._git("reset", "--hard", "-q", "HEAD")
 
-    def _snapshot(self, sha: str) -> list[tuple[str, str, bytes, dict[str, Any]]]:
+    def _snapshot(self, sha: str) -> list[Entry]:
         if sha not in self._snapshots:
             try:
-                entries, problems = _scan_tree(_read_labeler_files(self.repo, sha))
+                entries, problems = scan_files(read_files(self.path, sha))
             except _GIT_ERRORS as exc:
                 raise RegistryError(
                     f"cannot read revision {sha[:10]} of {self.path} ({exc}): "
@@ -589,227 +587,13 @@ def _create(path: Path, lock_fd: int | None) -> None:
         indent=2,
         sort_keys=True,
     ).encode() + b"\n"
-    sha = _build_commit(repo, None, {MARKER: marker}, "Create labeler registry", True, lock_fd)
-    _git(tmp, "update-ref", _REF, sha, keep_fd=lock_fd)
-    _git(tmp, "reset", "--hard", "-q", "HEAD", keep_fd=lock_fd)
+    sha = build_commit(tmp, None, {MARKER: marker}, "Create labeler registry", True, lock_fd)
+    git_cmd(tmp, "update-ref", _REF, sha, keep_fd=lock_fd)
+    git_cmd(tmp, "reset", "--hard", "-q", "HEAD", keep_fd=lock_fd)
     repo.close()
     if path.exists():
         path.rmdir()  # empty, checked by the caller under the lock
     os.rename(tmp, path)
-
-
-def _build_commit(
-    repo: git.Repo,
-    parent: str | None,
-    files: dict[str, bytes | None],
-    message: str,
-    allow_empty: bool,
-    lock_fd: int | None,
-) -> str:
-    """Write blobs, a tree and a commit object for ``parent`` + ``files``; no ref moves.
-
-    ``files`` maps repository paths to new content, or None to delete the path. Returns
-    ``parent`` unchanged when the tree would not change and ``allow_empty`` is False.
-    """
-    tmpdir = Path(repo.git_dir) / _TMPDIR
-    tmpdir.mkdir(exist_ok=True)
-    fd, index = tempfile.mkstemp(prefix=f"index-{os.getpid()}-", dir=tmpdir)
-    os.close(fd)
-    os.unlink(index)  # git wants to create the index itself
-    env = {"GIT_INDEX_FILE": index}
-    cwd = Path(str(repo.working_tree_dir))
-    try:
-        if parent:
-            _git(cwd, "read-tree", parent, env=env, keep_fd=lock_fd)
-        # All blobs in ONE `git hash-object` process: a process per blob costs ~10 ms each.
-        items = sorted(files.items())
-        contents = [(p, data) for p, data in items if data is not None]
-        blob_files = []
-        for n, (_, data) in enumerate(contents):
-            bf = Path(f"{index}.blob{n}")
-            bf.write_bytes(data)
-            blob_files.append(bf)
-        shas: list[str] = []
-        if blob_files:
-            listing = "".join(f"{bf}\n" for bf in blob_files).encode()
-            shas = _git(cwd, "hash-object", "-w", "--no-filters", "--stdin-paths",
-                        stdin=listing, keep_fd=lock_fd).split()
-        blob_of = {p: sha for (p, _), sha in zip(contents, shas, strict=True)}
-        lines = [
-            f"0 {_ZERO}\t{p}\n" if data is None else f"100644 {blob_of[p]}\t{p}\n"
-            for p, data in items
-        ]
-        _crash_point("after-blobs")
-        _git(cwd, "update-index", "--index-info", env=env, stdin="".join(lines).encode(),
-             keep_fd=lock_fd)
-        tree = _git(cwd, "write-tree", env=env, keep_fd=lock_fd)
-        if parent and not allow_empty and tree == repo.commit(parent).tree.hexsha:
-            return parent
-        args = ["commit-tree", tree, "-m", message]
-        if parent:
-            args += ["-p", parent]
-        sha = _git(cwd, *args, keep_fd=lock_fd)
-        _crash_point("after-commit-object")
-        return sha
-    finally:
-        for leftover in Path(index).parent.glob(Path(index).name + "*"):
-            leftover.unlink(missing_ok=True)
-
-
-#: Variables that would point git at some other repository than the registry.
-_GIT_ENV_OVERRIDES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-                      "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES")
-
-
-def _git(
-    cwd: Path,
-    *args: str,
-    env: dict[str, str] | None = None,
-    stdin: bytes | None = None,
-    keep_fd: int | None = None,
-) -> str:
-    """Run one git command of a write in ``cwd``; its stripped stdout.
-
-    ``keep_fd`` (the write lock) is inherited by the git process. If we are killed
-    mid-write, an orphaned git child keeps the registry locked until it exits, so recovery
-    never deletes a lock file that a live git is still using.
-    """
-    full_env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_OVERRIDES}
-    full_env.update({"LC_ALL": "C", "LANGUAGE": "C"}, **(env or {}))
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=full_env, input=stdin, capture_output=True,
-        pass_fds=(keep_fd,) if keep_fd is not None else (), check=False,
-    )
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip()
-        raise RegistryError(
-            f"git {args[0]} failed in {cwd}: {err or f'exit {proc.returncode}'}; "
-            "run `alchemist-engine fsck --repair`, then retry"
-        )
-    return proc.stdout.decode(errors="replace").strip()
-
-
-def _read_labeler_files(repo: git.Repo, sha: str) -> dict[str, dict[str, bytes]]:
-    """``{task: {file name: bytes}}`` for every blob at depth 2 of commit ``sha``.
-
-    Two git processes in all (ls-tree, then one cat-file --batch fed every blob id), so a
-    listing costs the same whether the registry holds 10 labelers or 10,000.
-    """
-    listing = repo.git.execute(
-        ["git", "ls-tree", "-r", "-z", "--full-tree", sha], stdout_as_string=False
-    )
-    wanted: list[tuple[str, str, str]] = []
-    for entry in bytes(listing).split(b"\0"):
-        if not entry:
-            continue
-        meta, _, path = entry.decode("utf-8", "surrogateescape").partition("\t")
-        mode, kind, blob = meta.split()
-        parts = path.split("/")
-        if kind == "blob" and len(parts) == 2:
-            wanted.append((parts[0], parts[1], blob))
-    out: dict[str, dict[str, bytes]] = {}
-    if not wanted:
-        return out
-    with tempfile.TemporaryFile() as f:
-        f.write("".join(f"{b}\n" for _, _, b in wanted).encode())
-        f.seek(0)
-        raw = bytes(
-            repo.git.execute(["git", "cat-file", "--batch"], istream=f, stdout_as_string=False)
-        )
-    pos = 0
-    for task, name, blob in wanted:
-        nl = raw.index(b"\n", pos)
-        header = raw[pos:nl].split()
-        if len(header) != 3 or header[0].decode() != blob:
-            raise RegistryError(f"git cat-file returned {header!r} for blob {blob}: corrupt")
-        size = int(header[2])
-        out.setdefault(task, {})[name] = raw[nl + 1 : nl + 1 + size]
-        pos = nl + 1 + size + 1
-    return out
-
-
-def _scan_tree(
-    files: dict[str, dict[str, bytes]],
-) -> tuple[list[tuple[str, str, bytes, dict[str, Any]]], list[str]]:
-    """Pair every ``<task>/<id>.{py,json}``; returns (entries, problems)."""
-    entries: list[tuple[str, str, bytes, dict[str, Any]]] = []
-    problems: list[str] = []
-    for task in sorted(files):
-        blobs = files[task]
-        stems = {n[:-3] for n in blobs if n.endswith(".py")}
-        stems |= {n[:-5] for n in blobs if n.endswith(".json")}
-        for lid in sorted(stems):
-            src, js = blobs.get(lid + ".py"), blobs.get(lid + ".json")
-            where = f"{task}/{lid}"
-            if src is None or js is None:
-                problems.append(f"{where}: {'.json' if src is not None else '.py'} without its pair")
-                continue
-            try:
-                doc = json.loads(js)
-            except ValueError as exc:
-                problems.append(f"{where}.json: not JSON ({exc})")
-                continue
-            problem = _check_doc(task, lid, src, doc)
-            if problem:
-                problems.append(f"{where}.json: {problem}")
-                continue
-            entries.append((task, lid, src, doc))
-    return entries, problems
-
-
-def _check_doc(task: str, lid: str, src: bytes, doc: Any) -> str | None:
-    if not isinstance(doc, dict):
-        return "not a JSON object"
-    version = doc.get("schema_version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        return f"schema_version {version!r} not understood (this version reads <= {SCHEMA_VERSION})"
-    if doc.get("id") != lid or doc.get("task") != task:
-        return f"says id {doc.get('id')!r} task {doc.get('task')!r}, but the file is {task}/{lid}"
-    try:
-        text = src.decode("utf-8")
-    except UnicodeDecodeError:
-        return "program is not UTF-8"
-    if doc.get("content_hash") != content_hash(text):
-        return "content_hash does not match the program (edited by hand?)"
-    if not isinstance(doc.get("metadata", {}), dict):
-        return "metadata is not an object"
-    return None
-
-
-def _to_spec(task: str, lid: str, src: bytes, doc: dict[str, Any]) -> LabelerSpec:
-    return LabelerSpec(
-        id=lid,
-        task=task,
-        source=src.decode("utf-8"),
-        metadata=copy.deepcopy(doc.get("metadata", {})),
-        enabled=bool(doc.get("enabled", True)),
-    )
-
-
-def _labeler_json(spec: LabelerSpec) -> bytes:
-    doc = {
-        "schema_version": SCHEMA_VERSION,
-        "id": spec.id,
-        "task": spec.task,
-        "enabled": spec.enabled,
-        "content_hash": spec.content_hash,
-        "metadata": spec.metadata,
-    }
-    try:
-        return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
-    except (TypeError, ValueError) as exc:
-        raise RegistryError(
-            f"labeler {spec.id!r}: metadata must be JSON (str, number, bool, None, list, "
-            f"dict): {exc}"
-        ) from exc
-
-
-def _check_name(kind: str, name: str) -> None:
-    if not NAME_RE.match(name) or name in {".", ".."}:
-        raise RegistryError(
-            f"{kind} {name!r} is not usable as a file name: use letters, digits, '.', '-', '_' "
-            "(at most 128, starting with a letter or digit)"
-        )
 
 
 def _commit_record(
@@ -841,8 +625,3 @@ def _commit_record(
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _crash_point(stage: str) -> None:
-    if os.environ.get(CRASH_ENV) == stage:
-        os.kill(os.getpid(), signal.SIGKILL)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from alchemist_engine.store import LabelerRegistry
-from alchemist_engine.store.registry import CRASH_ENV
+from alchemist_engine.store.plumbing import CRASH_ENV
 
 # A writer that commits batches forever (or N times), printing each committed sha.
 WRITER = textwrap.dedent(
