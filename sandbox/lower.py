@@ -432,7 +432,50 @@ def translate_regex(pattern: str, flags: int, mode: str) -> str:
 def _regex_node(s: Node, pat: _Pattern, mode: str) -> Node:
     re2 = translate_regex(pat.pattern, pat.flags, mode)
     _check_re2(re2)
-    return _mk("regex", "B", s, re2)
+    # A literal the match cannot do without lets one multi-needle pass (shared with the
+    # keyword tests) rule out most rows before RE2 sees them.
+    need = _required_literals(list(_sp.parse(pat.pattern, pat.flags)), bool(pat.flags & re.I))
+    pre: Val = True
+    if need:
+        hay = _mk("lower", "S", s) if pat.flags & re.I else s
+        for lit in need:
+            pre = b_or(pre if pre is not True else False, contains(hay, lit))
+    return _mk("regex", "B", s, re2, pre)
+
+
+def _required_literals(items: Any, icase: bool) -> list[str] | None:
+    """Strings one of which every match contains (lower-cased under IGNORECASE), or None."""
+    best = _required(items, icase)
+    return best if best is not None and len(best) <= 16 else None
+
+
+def _required(items: Any, icase: bool) -> list[str] | None:
+    best: list[str] | None = None
+
+    def better(cand: list[str] | None) -> None:
+        nonlocal best
+        if not cand or any(not c for c in cand):
+            return
+        if best is None or (min(map(len, cand)), -len(cand)) > (min(map(len, best)), -len(best)):
+            best = cand
+
+    run = ""
+    for op, av in items:
+        if op is _sc.LITERAL and av < 128:
+            run += chr(av).lower() if icase else chr(av)
+            continue
+        better([run] if run else None)
+        run = ""
+        if op is _sc.BRANCH:
+            alts = [_required(alt, icase) for alt in av[1]]
+            if all(a for a in alts):
+                better(sorted({x for a in alts if a for x in a}))
+        elif op is _sc.SUBPATTERN:
+            better(_required(av[3], icase))
+        elif op in (_sc.MAX_REPEAT, _sc.MIN_REPEAT) and av[0] >= 1:
+            better(_required(av[2], icase))
+    better([run] if run else None)
+    return best
 
 
 def _check_re2(pattern: str) -> None:
@@ -1374,19 +1417,19 @@ def _k_unsafe(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, table: np.
 
 @nb.njit(parallel=True, nogil=True, cache=_CACHE)
 def _k_case(data: np.ndarray, lo: int, hi: int, upper: bool) -> np.ndarray:
-    out = data.copy()
+    """ASCII case mapping of data[lo:hi] (the batch's span, not the whole buffer)."""
     n = hi - lo
+    out = np.empty(n, np.uint8)
     chunk = 1 << 16
     for c in nb.prange((n + chunk - 1) // chunk):
-        a = lo + c * chunk
-        b = min(hi, a + chunk)
+        a = c * chunk
+        b = min(n, a + chunk)
         for p in range(a, b):
-            x = data[p]
+            x = data[lo + p]
             if upper:
-                if 97 <= x <= 122:
-                    out[p] = x - 32
-            elif 65 <= x <= 90:
-                out[p] = x + 32
+                out[p] = x - 32 if 97 <= x <= 122 else x
+            else:
+                out[p] = x + 32 if 65 <= x <= 90 else x
     return out
 
 
@@ -1421,15 +1464,25 @@ def _k_contains(
     first: np.ndarray,
     order: np.ndarray,
 ) -> np.ndarray:
-    """out[i, j]: needle j occurs in row i. ``first``/``order``: needles by first byte."""
+    """out[i, j]: needle j occurs in row i.
+
+    ``first``/``order`` index the needles by their first two bytes (key b0 | b1 << 8;
+    one-byte needles under key b0 | 256 << 8), so most positions cost one table read.
+    """
     n = starts.shape[0]
     k = noffs.shape[0] - 1
     out = np.zeros((n, k), np.bool_)
     for i in nb.prange(n):
         e = ends[i]
         for p in range(starts[i], e):
-            b = data[p]
-            for q in range(first[b], first[b + 1]):
+            b0 = np.int64(data[p])
+            one = b0 | (256 << 8)
+            for q in range(first[one], first[one + 1]):
+                out[i, order[q]] = True
+            if p + 1 >= e:
+                continue
+            key = b0 | (np.int64(data[p + 1]) << 8)
+            for q in range(first[key], first[key + 1]):
                 j = order[q]
                 if out[i, j]:
                     continue
@@ -1438,7 +1491,7 @@ def _k_contains(
                 if p + ln > e:
                     continue
                 ok = True
-                for t in range(1, ln):
+                for t in range(2, ln):
                     if data[p + t] != ndata[a + t]:
                         ok = False
                         break
@@ -1526,13 +1579,9 @@ def _k_charcount(
             b = data[p]
             if b < 128:
                 bits = table[b]
-                while bits:
-                    j = 0
-                    low = bits & -bits
-                    while (low >> j) != 1:
-                        j += 1
-                    out[i, j] += 1
-                    bits ^= low
+                if bits:
+                    for j in range(k):
+                        out[i, j] += (bits >> j) & 1
             elif b >= 192:  # a UTF-8 lead byte: one code point
                 for j in range(k):
                     if nonascii[j]:
@@ -1659,7 +1708,7 @@ class _Evaluator:
             data, starts, ends = self.get(args[0])
             lo = int(starts.min()) if self.n else 0
             hi = int(ends.max()) if self.n else 0
-            return (_k_case(data, lo, hi, op == "upper"), starts, ends)
+            return (_k_case(data, lo, hi, op == "upper"), starts - lo, ends - lo)
         if op in ("strip", "lstrip", "rstrip"):
             data, starts, ends = self.get(args[0])
             s2, e2 = _k_strip(data, starts, ends, _WS_TABLE, op != "rstrip", op != "lstrip")
@@ -1690,7 +1739,7 @@ class _Evaluator:
             data, starts, ends = self.get(args[0])
             return _k_affix(data, starts, ends, np.frombuffer(args[1], np.uint8), mode)
         if op == "regex":
-            return self.regex(args[0], args[1])
+            return self.regex(args[0], args[1], self.get(args[2]))
         if op == "streq2":
             return _k_eq2(*self.get(args[0]), *self.get(args[1]))
         if op == "not":
@@ -1746,12 +1795,13 @@ class _Evaluator:
             ndata = np.frombuffer(b"".join(chunk) or b"\0", np.uint8)
             noffs = np.zeros(len(chunk) + 1, np.int64)
             noffs[1:] = np.cumsum([len(x) for x in chunk])
-            by_first = sorted(range(len(chunk)), key=lambda j: chunk[j][0])
-            first = np.zeros(257, np.int64)
-            for j in by_first:
-                first[chunk[j][0] + 1] += 1
-            first = np.cumsum(first)
-            hits = _k_contains(data, starts, ends, ndata, noffs, first, np.array(by_first, np.int64))
+            keys = [x[0] | ((x[1] if len(x) > 1 else 256) << 8) for x in chunk]
+            by_key = sorted(range(len(chunk)), key=lambda j: keys[j])
+            counts = np.zeros(257 * 256 + 1, np.int64)
+            for j in by_key:
+                counts[keys[j] + 1] += 1
+            first = np.cumsum(counts)
+            hits = _k_contains(data, starts, ends, ndata, noffs, first, np.array(by_key, np.int64))
             for j, node in enumerate(nodes[lo : lo + 64]):
                 self.memo[node.id] = hits[:, j]
 
@@ -1781,11 +1831,21 @@ class _Evaluator:
             for j, node in enumerate(chunk):
                 self.memo[node.id] = counts[:, j]
 
-    def regex(self, s: Node, pattern: str) -> np.ndarray:
+    def regex(self, s: Node, pattern: str, pre: Any) -> np.ndarray:
         import pyarrow as pa
         import pyarrow.compute as pc
 
         data, starts, ends = self.get(s)
+        if pre is not True:
+            rows = np.flatnonzero(pre)
+            out = np.zeros(self.n, np.bool_)
+            if rows.shape[0]:
+                sub = _Evaluator.__new__(_Evaluator)
+                sub.n = rows.shape[0]
+                sub.memo = {s.id: (data, starts[rows], ends[rows])}
+                sub.groups = {}
+                out[rows] = sub.regex(s, pattern, True)
+            return out
         if self.n and (starts[0] != 0 or not np.array_equal(starts[1:], ends[:-1])):
             offs, data = _k_gather(data, starts, ends)
         else:
