@@ -266,7 +266,11 @@ class _Checker:
 
         h = normalized_hash(source)
         if h in self.seen:
-            return None, Rejection(sample, "duplicate", f"same program (modulo formatting) as {self.seen[h]}", source), {}
+            return None, Rejection(
+                sample, "duplicate",
+                f"duplicate of {self.seen[h]} (same program modulo formatting and local names)",
+                source,
+            ), {}
         report = validate(source)
         vdict = report.to_dict()
         if not report.ok:
