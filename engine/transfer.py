@@ -137,7 +137,13 @@ def discover(paths: list[Path]) -> list[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            files = [f for f in p.rglob("*.py") if f.is_file() and "__pycache__" not in f.parts]
+            # Skip caches and hidden folders (.git, .venv): never labelers, possibly huge.
+            files = [
+                f for f in p.rglob("*.py")
+                if f.is_file()
+                and not any(part.startswith(".") or part == "__pycache__"
+                            for part in f.relative_to(p).parts[:-1])
+            ]
             found += sorted(files, key=_order_key)
         elif p.is_file():
             found.append(p)

@@ -74,6 +74,8 @@ def test_parse_alchemist_file(folder: Path) -> None:
 
 
 def test_discover_orders_lf_numbers(folder: Path, tmp_path: Path) -> None:
+    (folder / ".venv" / "lib").mkdir(parents=True)
+    (folder / ".venv" / "lib" / "site.py").write_text("x = 1\n")
     names = [f.name for f in discover([folder])]
     assert names == ["LF1.py", "LF2.py", "LF3.py", "LF10.py"]
     with pytest.raises(DataError, match="no such file"):
