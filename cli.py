@@ -192,6 +192,147 @@ def demo(ctx: click.Context, data: Path | None, seeds: int, runner: str | None, 
         render_demo(report, out)
 
 
+# -- aggregation and distillation (issue 7): label, analyze, predict. Each is one
+# -- Workspace method of the same name.
+
+_LABEL_MODELS = ["mv", "wmv", "ds", "snorkel", "snorkel-lib", "fs", "auto"]
+
+
+@cli.command()
+@click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="WRENCH folder (train/valid/test) or a single file.")
+@click.option("--task", default=None, help="Task name [default: the data folder's name].")
+@click.option("--ref", default=None, help="Registry revision or tag whose labelers vote [default: HEAD].")
+@click.option("--dataset-votes", is_flag=True,
+              help="Use the dataset's own weak_labels (WRENCH's human-written LFs), not the registry.")
+@click.option("--label-model", type=click.Choice(_LABEL_MODELS), default="snorkel", show_default=True,
+              help="How votes become probabilistic labels (auto: best on the valid split).")
+@click.option("--end-model", type=click.Choice(["mlp", "lr", "none"]), default="mlp", show_default=True,
+              help="End model distilled from the probabilistic labels.")
+@click.option("--features", default="minilm", show_default=True,
+              help="End-model features: minilm | tfidf | column:NAME (a vector column).")
+@click.option("--seeds", default=3, show_default=True, help="End-model seeds (mean ± std).")
+@click.option("--select", "select_", is_flag=True,
+              help="Drop labelers below --min-accuracy on the valid split, and near-duplicates.")
+@click.option("--min-accuracy", default=0.5, show_default=True, help="Accuracy floor for --select.")
+@click.option("--save-model", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Save the seed-0 end model (with its featurizer) here, for `predict`.")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda.")
+@click.option("--runner", type=click.Choice(["docker", "bwrap", "subprocess"]), default=None,
+              help="Sandbox runner for --ref [default: the strongest available].")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def label(ctx: click.Context, data: Path, task: str | None, ref: str | None, dataset_votes: bool,
+          label_model: str, end_model: str, features: str, seeds: int, select_: bool,
+          min_accuracy: float, save_model: Path | None, device: str, runner: str | None,
+          as_json: bool) -> None:
+    """Aggregate votes into labels, distil an end model, score both on the test split.
+
+    Scored as WRENCH does: every test row counts, ties broken by Snorkel's rule.
+
+    \b
+    Example:
+        alchemist-engine label --data ../shared/datasets/youtube --dataset-votes \\
+            --label-model mv --end-model none --json
+        alchemist-engine label --data data/sms --ref v1 --label-model auto --seeds 5
+    """
+    if ref is not None and dataset_votes:
+        raise click.UsageError("give --ref or --dataset-votes, not both")
+    report = _ws(ctx).label(
+        data, task=task, ref=ref, dataset_votes=dataset_votes, label_model=label_model,
+        end_model=end_model, features=features, seeds=seeds, select=select_,
+        min_accuracy=min_accuracy, save_model=save_model, device=device, runner=runner,
+        log=None if as_json else console.print,
+    )
+    d = report.to_dict()
+    if as_json:
+        _emit_json(d)
+        return
+    table = Table("stage", "model", "accuracy", "F1")
+    lm = d["label_model_test"]
+    table.add_row("label model", d["label_model"], f"{lm['accuracy']:.4f}" if lm else "-",
+                  f"{lm['f1']:.4f}" if lm else "-")
+    em = d["end_model_test"]
+    if em:
+        table.add_row("end model", d["end_model"],
+                      f"{em['accuracy_mean']:.4f} ± {em['accuracy_std']:.4f}",
+                      f"{em['f1_mean']:.4f} ± {em['f1_std']:.4f}")
+    out.print(table)
+    out.print(f"{len(d['labelers'])} labelers, train coverage {d['train_coverage']:.1%}")
+
+
+@cli.command()
+@click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="WRENCH folder or a single file.")
+@click.option("--task", default=None, help="Task name [default: the data folder's name].")
+@click.option("--split", default=None, help="Only this split [default: all rows].")
+@click.option("--ref", default=None, help="Registry revision or tag [default: HEAD].")
+@click.option("--dataset-votes", is_flag=True, help="Analyze the dataset's own weak_labels.")
+@click.option("--runner", type=click.Choice(["docker", "bwrap", "subprocess"]), default=None,
+              help="Sandbox runner [default: the strongest available].")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def analyze(ctx: click.Context, data: Path, task: str | None, split: str | None, ref: str | None,
+            dataset_votes: bool, runner: str | None, as_json: bool) -> None:
+    """Per-labeler coverage, overlaps, conflicts, polarity and empirical accuracy.
+
+    Snorkel's LFAnalysis; accuracy uses the rows that carry gold labels.
+
+    \b
+    Example:
+        alchemist-engine analyze --data ../shared/datasets/youtube --split valid --dataset-votes
+    """
+    if ref is not None and dataset_votes:
+        raise click.UsageError("give --ref or --dataset-votes, not both")
+    d = _ws(ctx).analyze(data, task=task, ref=ref, dataset_votes=dataset_votes, split=split,
+                         runner=runner)
+    if as_json:
+        _emit_json(d)
+        return
+    table = Table("labeler", "polarity", "coverage", "overlaps", "conflicts", "emp. acc")
+    for r in d["summary"]:
+        acc = r.get("emp_acc")
+        table.add_row(r["name"], ",".join(map(str, r["polarity"])), f"{r['coverage']:.1%}",
+                      f"{r['overlaps']:.1%}", f"{r['conflicts']:.1%}",
+                      "-" if acc is None else f"{acc:.3f}")
+    out.print(table)
+    out.print(f"{d['rows']:,} rows ({d['split']}), label coverage {d['label_coverage']:.1%}")
+
+
+@cli.command()
+@click.option("--model", "model_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder written by `label --save-model`.")
+@click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Rows to predict: WRENCH folder or file, CSV/TSV, JSONL or Parquet.")
+@click.option("--task", default=None, help="Task name [default: the model's task].")
+@click.option("--split", default=None, help="Only this split.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write predictions as JSONL (id, label, proba).")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def predict(ctx: click.Context, model_dir: Path, data: Path, task: str | None, split: str | None,
+            out_path: Path | None, device: str, as_json: bool) -> None:
+    """Label new rows with a saved end model: no labelers, no API call.
+
+    \b
+    Example:
+        alchemist-engine predict --model models/youtube --data new_comments.csv --out preds.jsonl
+    """
+    d = _ws(ctx).predict(model_dir, data, task=task, split=split, out=out_path, device=device)
+    if as_json:
+        _emit_json(d)
+        return
+    msg = f"{d['rows']:,} rows predicted with the {d['end_model']} end model"
+    if "test" in d:
+        msg += f"; accuracy {d['test']['accuracy']:.4f}, F1 {d['test']['f1']:.4f}"
+    out.print(msg + (f"; wrote {d['out']}" if "out" in d else ""))
+    if "predictions" in d and len(d["predictions"]) <= 20:
+        for r in d["predictions"]:
+            out.print(f"{r['id']}\t{r['label']}\t{max(r['proba']):.3f}")
+
+
 # -- registry (issue 4): labelers, show, log, diff, tag, rollback, disable, enable, fsck,
 # -- import, export. Each is one Workspace method of the same name.
 

@@ -598,17 +598,19 @@ class AutoModel(LabelModel):
             if best is None or acc > best[0]:
                 best = (acc, model)
         assert best is not None  # mv never fails
-        self.chosen = best[1]
+        self.model = best[1]
+        #: the picked model's name, e.g. "snorkel" (reports show "auto" as what it chose)
+        self.chosen = best[1].name
 
     def _predict_proba(self, L: np.ndarray) -> np.ndarray:
-        return self.chosen.predict_proba(L)
+        return self.model.predict_proba(L)
 
     def params(self) -> dict[str, Any]:
         return {
-            "chosen": self.chosen.name,
+            "chosen": self.chosen,
             "dev_accuracy": self.dev_scores,
             "skipped": self.skipped,
-            **self.chosen.params(),
+            **self.model.params(),
         }
 
 

@@ -110,3 +110,28 @@ def lf_summary(
             rows[j]["incorrect"] = int(voted[:, j].sum() - correct[j])
             rows[j]["emp_acc"] = None if np.isnan(acc[j]) else float(acc[j])
     return rows
+
+
+def analyze(
+    L: Any, Y: Any = None, *, names: list[str] | None = None, cardinality: int | None = None
+) -> dict[str, Any]:
+    """The ``analyze`` report: rows, overall label coverage and ``lf_summary`` rows.
+
+    ``Y`` may hold ``-1`` for unlabeled rows: empirical accuracies use the labeled ones.
+    """
+    L = _check(L)
+    report: dict[str, Any] = {"rows": int(len(L)), "labelers": int(L.shape[1]),
+                              "label_coverage": label_coverage(L)}
+    if Y is not None:
+        y = np.asarray(Y, dtype=np.int64)
+        labeled = y != ABSTAIN
+        report["labeled_rows"] = int(labeled.sum())
+        summary = lf_summary(L, None, names=names, cardinality=cardinality)
+        if labeled.any():
+            gold = lf_summary(L[labeled], y[labeled], names=names, cardinality=cardinality)
+            for row, g in zip(summary, gold, strict=True):
+                row.update(correct=g["correct"], incorrect=g["incorrect"], emp_acc=g["emp_acc"])
+        report["summary"] = summary
+    else:
+        report["summary"] = lf_summary(L, names=names, cardinality=cardinality)
+    return report

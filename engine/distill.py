@@ -222,3 +222,23 @@ def distill(
     out["runs"] = runs
     out["train_seconds"] = round(time.perf_counter() - t0, 3)
     return out
+
+
+def predict_table(
+    model_dir: str | Path, table: Any, *, cache: Any = None, device: str = "auto"
+) -> tuple[EndModel, np.ndarray]:
+    """Load a saved end model and its featurizer; ``(model, probs)`` for every row of ``table``.
+
+    The featurizer state saved with the model (TF-IDF vocabulary, MiniLM, or the vector
+    column's name) rebuilds exactly the features it was trained on.
+    """
+    from .features import Featurizer
+
+    model = EndModel.load(model_dir, device=device)
+    if not model.featurizer:
+        raise ModelError(
+            f"{model_dir}: the end model has no saved featurizer, so its input features are "
+            "unknown; retrain it with `alchemist-engine label --save-model DIR`"
+        )
+    featurizer = Featurizer.from_json(model.featurizer, device=device, cache=cache)
+    return model, model.predict_proba(featurizer.transform(table))

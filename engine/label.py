@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -72,8 +73,16 @@ def run_label(
     cache: ArtifactCache | None = None,
     device: str = "auto",
     log: Callable[[str], None] | None = None,
+    select: bool = False,
+    min_accuracy: float = 0.5,
+    save_model: str | Path | None = None,
 ) -> LabelReport:
-    """Aggregate ``L`` (rows aligned with ``table``) and distil; score on the test split."""
+    """Aggregate ``L`` (rows aligned with ``table``) and distil; score on the test split.
+
+    ``select`` drops labelers below ``min_accuracy`` on the dev split and near-duplicates
+    first (engine.select). ``save_model`` writes the seed-0 end model, with its
+    featurizer, to that folder for ``predict``.
+    """
     from .aggregate import get_label_model
     from .evaluate import score
 
@@ -84,6 +93,16 @@ def run_label(
     test, valid = split_mask(table, "test"), split_mask(table, "valid")
     y = table["label"].to_numpy()
     has_dev = bool(valid.any() and (y[valid] != ABSTAIN).all())
+    extra: dict[str, Any] = {}
+    if select:
+        from .select import select_labelers
+
+        sel = select_labelers(L[train], L[valid] if has_dev else None,
+                              y[valid] if has_dev else None, min_accuracy=min_accuracy)
+        extra["selection"] = sel.to_dict(labeler_ids)
+        say(f"labeler selection kept {len(sel.keep)} of {L.shape[1]}")
+        L = L[:, sel.keep]
+        labeler_ids = [labeler_ids[j] for j in sel.keep]
     L_train = L[train]
 
     say(f"fitting label model {label_model} on {int(train.sum()):,} rows x {L.shape[1]} labelers")
@@ -101,19 +120,33 @@ def run_label(
 
     em_test = None
     if end_model != "none":
-        from .distill import distill
-        from .features import featurize
+        from .distill import distill, train_end_model
+        from .features import Featurizer
 
         if not covered.any():
             raise DataError("no training row is covered by any labeler: nothing to distil")
         say(f"computing {features} features for {table.num_rows:,} rows")
-        X = featurize(table, kind=features, cache=cache)
+        # TF-IDF learns its vocabulary from the train rows only; MiniLM and vector
+        # columns have nothing to fit.
+        featurizer = Featurizer(features, device=device, cache=cache)
+        X = featurizer.fit(table.filter(pa.array(train))).transform(table)
         probs = lm.predict_proba(L_train[covered])
         X_train = X[train][covered]
         if scored_test:
             say(f"training {end_model} end model, {seeds} seeds")
             em_test = distill(X_train, probs, X[test], y[test], task=task, kind=end_model,
-                              seeds=seeds, device=device)
+                              seeds=seeds, device=device,
+                              X_dev=X[valid] if has_dev else None,
+                              y_dev=y[valid] if has_dev else None)
+        if save_model is not None:
+            model = train_end_model(X_train, probs, kind=end_model, seed=0, device=device,
+                                    X_dev=X[valid] if has_dev else None,
+                                    y_dev=y[valid] if has_dev else None)
+            model.featurizer = featurizer.to_json()
+            model.metadata.update(task=task.name, classes={str(c): n for c, n in task.classes.items()},
+                                  label_model=chosen, labelers=labeler_ids)
+            extra["model_dir"] = str(model.save(save_model))
+            say(f"saved the {end_model} end model to {save_model}")
     return LabelReport(
         label_model=chosen,
         labelers=labeler_ids,
@@ -121,4 +154,5 @@ def run_label(
         label_model_test=lm_test,
         end_model=end_model,
         end_model_test=em_test,
+        extra=extra,
     )

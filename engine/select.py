@@ -5,10 +5,11 @@ Two filters, in order:
 1. **accuracy** -- drop a labeler whose accuracy on the labeled dev rows it votes on is
    below ``min_accuracy``. A labeler with fewer than ``min_dev_votes`` dev votes is kept
    (too little evidence to judge it).
-2. **near-duplicates** -- of two labelers that vote on overlapping rows and agree on at
-   least ``max_agreement`` of them (on the train votes), keep the better one (higher dev
-   accuracy, then higher coverage, then earlier) and drop the other: a copy adds no
-   information but doubles its weight in every label model that assumes independence.
+2. **near-duplicates** -- of two labelers whose outputs (abstain included) are the same
+   on at least ``max_agreement`` of the train rows where either votes, keep the better
+   one (higher dev accuracy, then higher coverage, then earlier) and drop the other: a
+   copy adds no information but doubles its weight in every label model that assumes
+   independence.
 """
 
 from __future__ import annotations
@@ -69,12 +70,14 @@ def select_labelers(
     kept: list[int] = []
     for j in rank:
         for i in kept:
-            both = voted[:, i] & voted[:, j]
-            n_both = int(both.sum())
-            if n_both >= min_overlap:
-                agree = float(np.mean(L[both, i] == L[both, j]))
+            # Agreement on the rows where *either* votes, abstain included: two keyword
+            # rules voting the same class agree wherever both fire, yet are not copies.
+            either = voted[:, i] | voted[:, j]
+            n_either = int(either.sum())
+            if n_either >= min_overlap:
+                agree = float(np.mean(L[either, i] == L[either, j]))
                 if agree >= max_agreement:
-                    dropped[j] = f"duplicates labeler {i} (agree on {agree:.3f} of {n_both} shared rows)"
+                    dropped[j] = f"duplicates labeler {i} (same output on {agree:.3f} of {n_either} rows)"
                     break
         else:
             kept.append(j)

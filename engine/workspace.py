@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..store.records import CommitInfo, CommitView, DiffReport, FsckReport, LabelerView
     from .annotate import AnnotateResult
     from .cost import CostReport
+    from .label import LabelReport
     from .synth import PlannedCall, SynthResult
     from .transfer import ExportReport, ImportReport
 
@@ -118,6 +119,109 @@ class Workspace:
         from .demo import run_demo
 
         return run_demo(self, **kwargs)
+
+    # -- aggregation and distillation (issue 7): label, analyze, predict -------------------
+
+    def votes(
+        self, table: pa.Table, spec: TaskSpec, *, ref: str | None = None,
+        dataset_votes: bool = False, runner: str | None = None,
+    ) -> tuple[Any, list[str]]:
+        """The label matrix for ``table``: the dataset's own ``weak_labels`` (WRENCH's
+        human-written LFs) or the registry's labelers at ``ref`` applied in the sandbox."""
+        if dataset_votes:
+            from .label import dataset_votes as wrench_votes
+
+            L = wrench_votes(table)
+            return L, [f"wrench_lf{j}" for j in range(L.shape[1])]
+        applied = apply_labelers(self.stored_labelers(task=spec.name, ref=ref), table,
+                                 task=spec, runner=runner)
+        return applied.matrix, applied.labeler_ids
+
+    def label(
+        self,
+        data: str | Path,
+        *,
+        task: str | None = None,
+        ref: str | None = None,
+        dataset_votes: bool = False,
+        label_model: str = "snorkel",
+        end_model: str = "mlp",
+        features: str = "minilm",
+        seeds: int = 3,
+        select: bool = False,
+        min_accuracy: float = 0.5,
+        save_model: str | Path | None = None,
+        runner: str | None = None,
+        device: str = "auto",
+        log: Callable[[str], None] | None = None,
+    ) -> LabelReport:
+        """Votes -> label model -> end model, scored on the test split (WRENCH protocol)."""
+        from .label import run_label
+
+        spec = self.task(task, data)
+        table = load_dataset(data, task=spec)
+        L, ids = self.votes(table, spec, ref=ref, dataset_votes=dataset_votes, runner=runner)
+        return run_label(table, L, ids, task=spec, label_model=label_model, end_model=end_model,
+                         features=features, seeds=seeds, cache=self.cache, device=device, log=log,
+                         select=select, min_accuracy=min_accuracy, save_model=save_model)
+
+    def analyze(
+        self,
+        data: str | Path,
+        *,
+        task: str | None = None,
+        ref: str | None = None,
+        dataset_votes: bool = False,
+        split: str | None = None,
+        runner: str | None = None,
+    ) -> dict[str, Any]:
+        """Per-labeler coverage, overlaps, conflicts, polarity and (where gold labels
+        exist) empirical accuracy -- Snorkel's LFAnalysis -- on ``split`` (default: all)."""
+        from .analysis import analyze
+
+        spec = self.task(task, data)
+        table = load_dataset(data, task=spec, split=split)
+        L, ids = self.votes(table, spec, ref=ref, dataset_votes=dataset_votes, runner=runner)
+        report = analyze(L, table["label"].to_numpy(), names=ids, cardinality=spec.cardinality)
+        report.update(task=spec.name, split=split or "all")
+        return report
+
+    def predict(
+        self,
+        model: str | Path,
+        data: str | Path,
+        *,
+        task: str | None = None,
+        split: str | None = None,
+        out: str | Path | None = None,
+        device: str = "auto",
+    ) -> dict[str, Any]:
+        """Apply a saved end model (``label --save-model DIR``) to a dataset; no labelers,
+        no API. Writes JSONL predictions to ``out``; scores against gold labels if present."""
+        import json
+
+        from .distill import predict_table
+        from .evaluate import score, tie_break
+
+        table = load_dataset(data, split=split)
+        end_model, probs = predict_table(model, table, cache=self.cache, device=device)
+        name = task or end_model.metadata.get("task")
+        spec = get_task(str(name), self.task_file) if name else None
+        preds = tie_break(probs) if len(probs) else probs.argmax(axis=1)
+        report: dict[str, Any] = {"model": str(model), "rows": int(len(preds)),
+                                  "end_model": end_model.kind}
+        y = table["label"].to_numpy()
+        if spec is not None and len(y) and (y != -1).all():
+            report["test"] = score(y, preds, task=spec)
+        ids = table["id"].to_pylist()
+        records = [{"id": i, "label": int(p), "proba": [round(float(v), 6) for v in pr]}
+                   for i, p, pr in zip(ids, preds, probs, strict=True)]
+        if out is not None:
+            Path(out).write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+            report["out"] = str(out)
+        else:
+            report["predictions"] = records
+        return report
 
     # -- registry (issue 4): one method per CLI command ------------------------------------
 

@@ -71,5 +71,9 @@ def test_selection_drops_inaccurate_and_duplicate_labelers() -> None:
     assert sel.to_dict(["g", "b", "o", "c"])["kept"] == ["g", "o"]
     # without dev labels only duplicates go
     assert select_labelers(L).keep == [0, 1, 2]
+    # two unipolar keyword rules agree wherever both fire, but are not duplicates
+    kw1 = np.where(rng.random(n) < 0.2, 1, -1)
+    kw2 = np.where(rng.random(n) < 0.2, 1, -1)
+    assert select_labelers(np.stack([kw1, kw2], axis=1)).keep == [0, 1]
     with pytest.raises(ModelError, match="dropped every labeler"):
         select_labelers(L, L, y, min_accuracy=0.99)
