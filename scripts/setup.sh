@@ -32,7 +32,11 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   .venv/bin/pip install -q torch==2.13.0
 fi
 say "installing alchemist-engine and its dependencies"
-.venv/bin/pip install -q -e ".[test,pdf]" 2>&1 | grep -v -e '^WARNING: Location' -e 'is ignored' >&2 || true
+if ! .venv/bin/pip install -q -e ".[test,pdf]" >.venv/pip-install.log 2>&1; then
+  tail -n 40 .venv/pip-install.log >&2
+  say "pip install failed (full log: .venv/pip-install.log)"
+  exit 1
+fi
 .venv/bin/python -c "import alchemist_engine.cli" # fails loudly if the install did not work
 
 # The Docker engine: start it when we are root and nothing answers.
