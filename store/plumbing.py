@@ -28,6 +28,10 @@ GIT_ENV_OVERRIDES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_D
                       "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES")
 
 
+#: Config isolation shared with the gitpython reads in store.registry.
+HERMETIC_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+
+
 def git(
     cwd: Path,
     *args: str,
@@ -54,7 +58,16 @@ def git_bytes(
     never deletes a lock file that a live git is still using.
     """
     full_env = {k: v for k, v in os.environ.items() if k not in GIT_ENV_OVERRIDES}
-    full_env.update({"LC_ALL": "C", "LANGUAGE": "C"}, **(env or {}))
+    # Hermetic: a user's global or system config (commit signing, hooks, fsmonitor,
+    # autocrlf) must not change what a registry write does or make it prompt.
+    full_env.update(
+        {"LC_ALL": "C", "LANGUAGE": "C", "GIT_TERMINAL_PROMPT": "0", **HERMETIC_ENV},
+        **(env or {}),
+    )
+    for var in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
+        full_env.setdefault(var, "alchemist-engine")
+    for var in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
+        full_env.setdefault(var, "alchemist-engine@localhost")
     proc = subprocess.run(
         ["git", *args], cwd=cwd, env=full_env, input=stdin, capture_output=True,
         pass_fds=(keep_fd,) if keep_fd is not None else (), check=False,

@@ -38,7 +38,7 @@ from .diff import diff_labelers
 from .ids import make_id
 from .layout import Entry, check_name, labeler_json, scan_files, to_spec
 from .lock import DEFAULT_TIMEOUT_S, RegistryLock
-from .plumbing import TMPDIR, ZERO, build_commit, crash_point, read_files
+from .plumbing import HERMETIC_ENV, TMPDIR, ZERO, build_commit, crash_point, read_files
 from .plumbing import git as git_cmd
 from .records import CommitInfo, CommitView, DiffReport, FsckReport, LabelerView
 
@@ -110,6 +110,7 @@ class LabelerRegistry:
                 f"{path} is not a labeler registry (git dir {repo.git_dir}): "
                 "point --workspace elsewhere"
             )
+        repo.git.update_environment(**HERMETIC_ENV)
         reg = cls(path, repo, lock_timeout_s)
         lock = RegistryLock(lock_path(path), lock_timeout_s)
         # A busy lock means a live writer, who recovers before writing; readers need
@@ -570,13 +571,15 @@ def _create(path: Path, lock_fd: int | None) -> None:
         shutil.rmtree(old, ignore_errors=True)  # a creator killed earlier
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.creating-", dir=path.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the registry is an ordinary folder
-    repo = git.Repo.init(tmp, initial_branch=BRANCH)
-    with repo.config_writer() as cw:
-        cw.set_value("user", "name", "alchemist-engine")
-        cw.set_value("user", "email", "alchemist-engine@localhost")
-        cw.set_value("core", "autocrlf", "false")
+    git_cmd(tmp, "init", "-q", f"--initial-branch={BRANCH}", keep_fd=lock_fd)
+    for key, value in (
+        ("user.name", "alchemist-engine"),
+        ("user.email", "alchemist-engine@localhost"),
+        ("core.autocrlf", "false"),
         # Background gc would race with the kill-safety reasoning for no benefit here.
-        cw.set_value("gc", "auto", "0")
+        ("gc.auto", "0"),
+    ):
+        git_cmd(tmp, "config", key, value, keep_fd=lock_fd)
     marker = json.dumps(
         {
             "schema_version": REGISTRY_SCHEMA_VERSION,
@@ -590,7 +593,6 @@ def _create(path: Path, lock_fd: int | None) -> None:
     sha = build_commit(tmp, None, {MARKER: marker}, "Create labeler registry", True, lock_fd)
     git_cmd(tmp, "update-ref", _REF, sha, keep_fd=lock_fd)
     git_cmd(tmp, "reset", "--hard", "-q", "HEAD", keep_fd=lock_fd)
-    repo.close()
     if path.exists():
         path.rmdir()  # empty, checked by the caller under the lock
     os.rename(tmp, path)

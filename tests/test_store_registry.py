@@ -294,3 +294,24 @@ def test_lock_survives_in_children_of_a_killed_holder(tmp_path: Path) -> None:
         child.kill()
         child.wait()
     assert RegistryLock(tmp_path / "l.lock").acquire(blocking=False)
+
+
+def test_user_git_config_does_not_leak_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A global config that signs commits, runs hooks and shows signatures changes nothing."""
+    home = tmp_path / "home"
+    (home / "hooks").mkdir(parents=True)
+    (home / "hooks" / "pre-commit").write_text("#!/bin/sh\nexit 1\n")
+    (home / ".gitconfig").write_text(
+        "[commit]\n\tgpgsign = true\n[gpg]\n\tprogram = /bin/false\n"
+        f"[core]\n\thooksPath = {home / 'hooks'}\n\tautocrlf = true\n"
+        "[log]\n\tshowSignature = true\n[user]\n\tname = Someone Else\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "elsewhere"))  # must not redirect us
+    reg = LabelerRegistry.open(tmp_path / "registry")
+    sha = reg.commit([LabelerSpec("a", "youtube", KW.replace("\n", "\r\n"))], "x")
+    assert reg.get("a").source == KW.replace("\n", "\r\n")
+    info = reg.log(limit=1)[0]
+    assert info.sha == sha and info.author == "alchemist-engine" and info.added == ["a"]
+    assert reg.fsck().ok
