@@ -261,7 +261,11 @@ class _Checker:
                 self.seen[normalized_hash(lf.source)] = lf.id
                 self.taken.add(lf.id)
 
-    def check(self, source: str, sample: int) -> tuple[LabelerSpec | None, Rejection | None, dict[str, Any]]:
+    def check(
+        self, source: str, sample: int, *, dry: bool = True
+    ) -> tuple[LabelerSpec | None, Rejection | None, dict[str, Any]]:
+        """Dedupe and validate ``source``; dry-run it too unless ``dry`` is False (the
+        caller then dry-runs a batch with :meth:`dry_run_batch`)."""
         from ..sandbox import dry_run, get_runner, validate
 
         h = normalized_hash(source)
@@ -281,7 +285,7 @@ class _Checker:
         else:
             lid = f"{self.task.name}-{h[:8]}"
         spec = LabelerSpec(id=lid, task=self.task.name, source=source)
-        if self.sample_texts:
+        if dry and self.sample_texts:
             if self.runner is None:
                 self.runner = get_runner(None)
             reason = dry_run(spec, self.sample_texts, cardinality=self.task.cardinality, runner=self.runner)
@@ -292,6 +296,29 @@ class _Checker:
         self.taken.add(lid)
         spec.metadata["normalized_hash"] = h
         return spec, None, vdict
+
+    def dry_run_batch(self, specs: Sequence[LabelerSpec]) -> dict[str, str | None]:
+        """Run every program on the sample in ONE sandbox apply (one worker start, not
+        one per program); the supervisor isolates faults per labeler, so one bad program
+        cannot change another's verdict. id -> None (clean) or the reason."""
+        if not specs or not self.sample_texts:
+            return {s.id: None for s in specs}
+        import pyarrow as pa
+
+        from ..sandbox import get_runner
+
+        if self.runner is None:
+            self.runner = get_runner(None)
+        res = self.runner.apply(list(specs), pa.array(self.sample_texts, pa.large_string()),
+                                cardinality=self.task.cardinality, lower=False)
+        out: dict[str, str | None] = {}
+        for spec in specs:
+            fault = res.faults.get(spec.id)
+            out[spec.id] = None if fault is None else (
+                f"{fault.first_error} ({fault.count} faults on {len(self.sample_texts)} sample rows)")
+            if fault is not None:
+                self.seen[spec.metadata["normalized_hash"]] = f"{spec.id} (which failed its dry run)"
+        return out
 
 
 # ---------------------------------------------------------------- the run
@@ -384,6 +411,7 @@ def synthesize(
             say(f"prior knowledge ({kind}) from {done.model}: {done.output_tokens} tokens")
         return priors[kind]
 
+    pending: list[LabelerSpec] = []  # validated, awaiting the batched dry run
     try:
         for i in range(n):
             if i in state["done"]:
@@ -397,7 +425,7 @@ def synthesize(
                 result.rejected.append(Rejection(i, "reply", "the reply contains no Python code "
                                                  "defining label_function", done.text[:2000]))
             for source in found:
-                spec, rej, vdict = checker.check(source, i)
+                spec, rej, vdict = checker.check(source, i, dry=False)
                 if rej is not None:
                     result.rejected.append(rej)
                     continue
@@ -415,9 +443,9 @@ def synthesize(
                     "created": _now(), "validation": vdict, "parent": None,
                     "run": fp,
                 })
-                result.accepted.append(spec)
+                pending.append(spec)
             state["done"].append(i)
-            say(f"sample {i}: {len(found)} program(s); {len(result.accepted)} accepted so far")
+            say(f"sample {i}: {len(found)} program(s); {len(pending)} passed validation so far")
     except BudgetExceeded as exc:
         result.stopped = "budget"
         result.error = None
@@ -426,8 +454,33 @@ def synthesize(
         result.error = str(exc)
         say(f"provider error, committing what was received: {exc}")
     finally:
+        _settle(result, checker, pending, state, say)
         _finish(result, registry, state_path, state, n, ledger)
     return result
+
+
+def _settle(result: SynthResult, checker: _Checker, pending: list[LabelerSpec],
+            state: dict[str, Any], say: Callable[[str], None]) -> None:
+    """Dry-run the validated programs in one batch; accept the clean ones."""
+    from ..labelers import AlchemistError
+
+    try:
+        verdicts = checker.dry_run_batch(pending)
+    except AlchemistError as exc:
+        # Machinery fault: commit nothing unverified, and let a rerun redo these samples.
+        undone = {lf.metadata["sample"] for lf in pending}
+        state["done"] = [i for i in state["done"] if i not in undone]
+        result.error = f"dry run could not run: {exc}"
+        say(result.error)
+        return
+    for lf in pending:
+        reason = verdicts[lf.id]
+        if reason is None:
+            result.accepted.append(lf)
+        else:
+            result.rejected.append(Rejection(lf.metadata["sample"], "dry_run", reason, lf.source,
+                                             {"validation": lf.metadata["validation"]}))
+    result.rejected.sort(key=lambda r: r.sample)
 
 
 def _finish(result: SynthResult, registry: Any, state_path: Path | None, state: dict[str, Any],
