@@ -212,6 +212,8 @@ _LABEL_MODELS = ["mv", "wmv", "ds", "snorkel", "snorkel-lib", "fs", "auto"]
 @click.option("--features", default="minilm", show_default=True,
               help="End-model features: minilm | tfidf | column:NAME (a vector column).")
 @click.option("--seeds", default=3, show_default=True, help="End-model seeds (mean ± std).")
+@click.option("--epochs", type=int, default=None,
+              help="End-model training epochs [default: 100; the valid split picks the best].")
 @click.option("--select", "select_", is_flag=True,
               help="Drop labelers below --min-accuracy on the valid split, and near-duplicates.")
 @click.option("--min-accuracy", default=0.5, show_default=True, help="Accuracy floor for --select.")
@@ -223,7 +225,8 @@ _LABEL_MODELS = ["mv", "wmv", "ds", "snorkel", "snorkel-lib", "fs", "auto"]
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def label(ctx: click.Context, data: Path, task: str | None, ref: str | None, dataset_votes: bool,
-          label_model: str, end_model: str, features: str, seeds: int, select_: bool,
+          label_model: str, end_model: str, features: str, seeds: int, epochs: int | None,
+          select_: bool,
           min_accuracy: float, save_model: Path | None, device: str, runner: str | None,
           as_json: bool) -> None:
     """Aggregate votes into labels, distil an end model, score both on the test split.
@@ -241,8 +244,8 @@ def label(ctx: click.Context, data: Path, task: str | None, ref: str | None, dat
     report = _ws(ctx).label(
         data, task=task, ref=ref, dataset_votes=dataset_votes, label_model=label_model,
         end_model=end_model, features=features, seeds=seeds, select=select_,
-        min_accuracy=min_accuracy, save_model=save_model, device=device, runner=runner,
-        log=None if as_json else console.print,
+        min_accuracy=min_accuracy, save_model=save_model, epochs=epochs, device=device,
+        runner=runner, log=None if as_json else console.print,
     )
     d = report.to_dict()
     if as_json:
@@ -648,6 +651,8 @@ def _provider_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Never spend more than this (checked before every call)."),
         click.option("--prices", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="JSON price table overriding the bundled one [env ALCHEMIST_PRICES]."),
+        click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
+                     help="API calls in flight at once."),
     ]):
         f = opt(f)
     return f
@@ -683,7 +688,7 @@ def synth(ctx: click.Context, task: str | None, data: Path | None, mode: str, pr
           prior_model: str | None, prior_query: str | None, mission: str | None, kb: Path | None,
           n: int, provider: str, base_url: str | None, model: str, recordings: Path | None,
           record_provider: str | None, budget_usd: float | None, prices: Path | None,
-          refine_labeler: str | None, dev: Path | None, runner: str | None,
+          concurrency: int, refine_labeler: str | None, dev: Path | None, runner: str | None,
           synth_task_file: Path | None, print_prompts: bool, as_json: bool) -> None:
     """Have an LLM write labelers, validate and dry-run them, commit the accepted ones.
 
@@ -719,7 +724,7 @@ def synth(ctx: click.Context, task: str | None, data: Path | None, mode: str, pr
                       record_provider=record_provider, budget_usd=budget_usd, kb=kb,
                       refine_labeler=refine_labeler, dev=dev, mission=mission,
                       prior_query=prior_query, runner=runner, prices=prices,
-                      log=None if as_json else console.print)
+                      concurrency=concurrency, log=None if as_json else console.print)
     if as_json:
         _emit_json(result.to_dict())
     else:
@@ -806,7 +811,7 @@ def cost(ctx: click.Context, task: str | None, data: Path | None, model: str, sp
 def annotate(ctx: click.Context, data: Path, task: str | None, split: str | None,
              max_rows: int | None, provider: str, base_url: str | None, model: str,
              recordings: Path | None, record_provider: str | None, budget_usd: float | None,
-             prices: Path | None, out_path: Path | None, as_json: bool) -> None:
+             prices: Path | None, concurrency: int, out_path: Path | None, as_json: bool) -> None:
     """Have the model label rows directly: the baseline synthesis is compared against.
 
     Writes JSONL (id, text, label = the model's answer, gold, split) that loads back as a
@@ -821,7 +826,8 @@ def annotate(ctx: click.Context, data: Path, task: str | None, split: str | None
         res = _ws(ctx).annotate(data=data, task=task, provider=provider, model=model,
                                 base_url=base_url, recordings=recordings,
                                 record_provider=record_provider, max_rows=max_rows, split=split,
-                                budget_usd=budget_usd, out=out_path, prices=prices, progress=advance)
+                                budget_usd=budget_usd, out=out_path, prices=prices,
+                                concurrency=concurrency, progress=advance)
     d = res.to_dict()
     if as_json:
         _emit_json(d)

@@ -20,7 +20,7 @@ import pyarrow as pa
 from ..labelers import ABSTAIN, BudgetExceeded, ProviderError, TaskSpec
 from . import prompts
 from .cost import Budget, PriceTable, append_spend
-from .providers import Provider
+from .providers import Provider, complete_many
 
 ANNOTATE_MAX_TOKENS = 32
 
@@ -113,9 +113,11 @@ def annotate(
     mission: str | None = None,
     out: Path | None = None,
     ledger: Path | None = None,
+    concurrency: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> AnnotateResult:
-    """Label up to ``max_rows`` rows of ``table`` with the model; call ``i`` uses ``seed=i``."""
+    """Label up to ``max_rows`` rows of ``table`` with the model; call ``i`` uses ``seed=i``.
+    ``concurrency`` calls are in flight at once; rows are recorded in order."""
     prices = prices or PriceTable.load()
     budget = Budget(budget_usd, prices)
     tpl = prompts.template("annotate")
@@ -128,34 +130,55 @@ def annotate(
     gold = table["label"].to_pylist()[:n]
     splits = table["split"].to_pylist()[:n]
     right = judged = 0
+    step = max(1, concurrency)
     try:
-        for i in range(n):
-            msgs = tpl.render(**values, text=texts[i])
-            budget.check(model, msgs, ANNOTATE_MAX_TOKENS)
-            done = provider.complete(msgs, model=model, temperature=0.0,
-                                     max_tokens=ANNOTATE_MAX_TOKENS, seed=i)
-            cost = prices.cost(done.model, done.input_tokens, done.output_tokens)
-            if cost is None:
-                cost = prices.cost(model, done.input_tokens, done.output_tokens)
-            budget.add(cost)
-            res.input_tokens += done.input_tokens
-            res.output_tokens += done.output_tokens
-            res.cost_usd += cost or 0.0
-            label = parse_label(done.text, task)
-            res.rows += 1
-            if label is None:
-                res.unparsed += 1
-            else:
-                res.parsed += 1
-            pred = ABSTAIN if label is None else label
-            if gold[i] is not None and gold[i] >= 0 and pred != ABSTAIN:
-                judged += 1
-                right += int(pred == gold[i])
-            res.labels.append({"id": ids[i], "text": texts[i], "label": pred,
-                               "gold": gold[i], "split": splits[i],
-                               **({"reply": done.text[:200]} if label is None else {})})
-            if progress is not None:
-                progress(1)
+        for start in range(0, n, step):
+            batch: list[tuple[list[dict[str, str]], str, int]] = []
+            reserved = 0.0
+            over: BudgetExceeded | None = None
+            for i in range(start, min(n, start + step)):
+                msgs = tpl.render(**values, text=texts[i])
+                try:
+                    reserved += budget.check(model, msgs, ANNOTATE_MAX_TOKENS, reserved=reserved)
+                except BudgetExceeded as exc:
+                    over = exc
+                    break
+                batch.append((msgs, model, i))
+            outcomes = complete_many(provider, batch, temperature=0.0,
+                                     max_tokens=ANNOTATE_MAX_TOKENS, concurrency=concurrency)
+            failure: ProviderError | None = None
+            for (_, _, i), done in zip(batch, outcomes, strict=True):
+                if isinstance(done, ProviderError):
+                    failure = failure or done
+                    continue
+                if failure is not None:
+                    continue  # keep the rows contiguous: stop at the first failed row
+                cost = prices.cost(done.model, done.input_tokens, done.output_tokens)
+                if cost is None:
+                    cost = prices.cost(model, done.input_tokens, done.output_tokens)
+                budget.add(cost)
+                res.input_tokens += done.input_tokens
+                res.output_tokens += done.output_tokens
+                res.cost_usd += cost or 0.0
+                label = parse_label(done.text, task)
+                res.rows += 1
+                if label is None:
+                    res.unparsed += 1
+                else:
+                    res.parsed += 1
+                pred = ABSTAIN if label is None else label
+                if gold[i] is not None and gold[i] >= 0 and pred != ABSTAIN:
+                    judged += 1
+                    right += int(pred == gold[i])
+                res.labels.append({"id": ids[i], "text": texts[i], "label": pred,
+                                   "gold": gold[i], "split": splits[i],
+                                   **({"reply": done.text[:200]} if label is None else {})})
+                if progress is not None:
+                    progress(1)
+            if failure is not None:
+                raise failure
+            if over is not None:
+                raise over
     except BudgetExceeded as exc:
         res.stopped = "budget"
         res.error = str(exc)
@@ -192,6 +215,7 @@ def workspace_annotate(
     budget_usd: float | None = None,
     out: str | Path | None = None,
     prices: str | Path | None = None,
+    concurrency: int = 4,
     progress: Callable[[int], None] | None = None,
 ) -> AnnotateResult:
     """``Workspace.annotate``; results go to ``out`` (default WORKSPACE/annotations/...)."""
@@ -206,4 +230,4 @@ def workspace_annotate(
     target = Path(out) if out is not None else ws.root / "annotations" / f"{spec.name}-{safe}.jsonl"
     return annotate(spec, table, provider=prov, model=model, max_rows=max_rows,
                     budget_usd=budget_usd, prices=PriceTable.load(prices), out=target,
-                    ledger=ws.root / "spend.jsonl", progress=progress)
+                    ledger=ws.root / "spend.jsonl", concurrency=concurrency, progress=progress)

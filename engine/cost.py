@@ -113,8 +113,10 @@ class Budget:
         self.prices = prices
         self.spent_usd = 0.0
 
-    def check(self, model: str, messages: list[dict[str, str]], max_tokens: int) -> float:
-        """The call's worst-case cost; BudgetExceeded if it could take the run over."""
+    def check(self, model: str, messages: list[dict[str, str]], max_tokens: int,
+              reserved: float = 0.0) -> float:
+        """The call's worst-case cost; BudgetExceeded if it could take the run over
+        (``reserved``: worst cases of calls already in flight)."""
         price = self.prices.lookup(model)
         if price is None:
             if self.limit_usd is not None:
@@ -124,9 +126,9 @@ class Budget:
                 )
             return 0.0
         worst = price.cost(input_token_bound(messages), max_tokens)
-        if self.limit_usd is not None and self.spent_usd + worst > self.limit_usd + 1e-12:
+        if self.limit_usd is not None and self.spent_usd + reserved + worst > self.limit_usd + 1e-12:
             raise BudgetExceeded(
-                f"the next call could cost up to ${worst:.4f}; with ${self.spent_usd:.4f} spent "
+                f"the next call could cost up to ${worst:.4f}; with ${self.spent_usd + reserved:.4f} spent "
                 f"that may exceed --budget-usd {self.limit_usd:g}: raise the budget or lower -n"
             )
         return worst

@@ -26,7 +26,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -520,6 +520,37 @@ def _anthropic_completion(resp: Any, model: str) -> Completion:
         )
     except (AttributeError, IndexError, TypeError, ValueError) as exc:
         raise _Retryable(f"malformed reply ({type(exc).__name__}: {exc})") from None
+
+
+def complete_many(
+    provider: Provider,
+    calls: Sequence[tuple[list[Message], str, int | None]],
+    *,
+    temperature: float,
+    max_tokens: int,
+    concurrency: int = 1,
+) -> list[Completion | ProviderError]:
+    """``(messages, model, seed)`` calls with up to ``concurrency`` in flight; results in
+    call order, a failed call's ProviderError in its place (the others still count)."""
+
+    def one(c: tuple[list[Message], str, int | None]) -> Completion | ProviderError:
+        try:
+            return provider.complete(c[0], model=c[1], temperature=temperature,
+                                     max_tokens=max_tokens, seed=c[2])
+        except ProviderError as exc:
+            return exc
+
+    if concurrency <= 1 or len(calls) <= 1:
+        out: list[Completion | ProviderError] = []
+        for c in calls:
+            out.append(one(c))
+            if isinstance(out[-1], ProviderError):
+                break  # sequential: stop at the first failure, as a user would
+        return out + [ProviderError("not sent: an earlier call failed")] * (len(calls) - len(out))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(calls))) as pool:
+        return list(pool.map(one, calls))
 
 
 # ---------------------------------------------------------------- factory

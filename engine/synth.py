@@ -40,7 +40,7 @@ from ..labelers import (
 from . import prompts
 from .cost import Budget, PriceTable, append_spend, estimate_tokens
 from .extract import extract_programs, normalized_hash
-from .providers import Completion, Provider, RecordProvider
+from .providers import Completion, Provider, RecordProvider, complete_many
 
 if TYPE_CHECKING:
     from ..sandbox import Runner
@@ -355,13 +355,15 @@ def synthesize(
     top_k: int = DEFAULT_TOP_K,
     state_dir: Path | None = None,
     ledger: Path | None = None,
+    concurrency: int = 1,
     log: Callable[[str], None] | None = None,
 ) -> SynthResult:
     """Write ``n`` labelers for ``task`` with ``provider``/``model``; commit the accepted ones once.
 
     ``registry`` is a :class:`store.LabelerRegistry` (``None``: nothing is committed).
     ``sample_texts`` is the dry-run sample (empty: no dry run). ``runner`` is the sandbox
-    runner for dry runs (default: the strongest available).
+    runner for dry runs (default: the strongest available). ``concurrency`` code calls
+    are in flight at once (prior calls are made first, one per kind).
     """
     say = log or (lambda _m: None)
     if n < 1:
@@ -389,6 +391,9 @@ def synthesize(
         budget.check(pc.model, pc.messages, max_tok)
         done = provider.complete(pc.messages, model=pc.model, temperature=temperature,
                                  max_tokens=max_tok, seed=pc.seed)
+        return done, account(pc, done)
+
+    def account(pc: PlannedCall, done: Completion) -> float | None:
         cost = prices.cost(done.model, done.input_tokens, done.output_tokens)
         if cost is None:
             cost = prices.cost(pc.model, done.input_tokens, done.output_tokens)
@@ -397,7 +402,7 @@ def synthesize(
         result.input_tokens += done.input_tokens
         result.output_tokens += done.output_tokens
         result.cost_usd += cost or 0.0
-        return done, cost
+        return cost
 
     def get_prior(kind: str) -> dict[str, Any]:
         if kind not in priors:
@@ -412,40 +417,70 @@ def synthesize(
         return priors[kind]
 
     pending: list[LabelerSpec] = []  # validated, awaiting the batched dry run
-    try:
-        for i in range(n):
-            if i in state["done"]:
+
+    def process(i: int, pc: PlannedCall, pri: dict[str, Any] | None, done: Completion,
+                cost: float | None) -> None:
+        found = extract_programs(done.text)
+        if not found:
+            result.rejected.append(Rejection(i, "reply", "the reply contains no Python code "
+                                             "defining label_function", done.text[:2000]))
+        for source in found:
+            spec, rej, vdict = checker.check(source, i, dry=False)
+            if rej is not None:
+                result.rejected.append(rej)
                 continue
-            kind = plan.kind(i)
-            pri = get_prior(kind) if kind is not None else None
-            pc = plan.code_call(i, pri["text"] if pri else None)
-            done, cost = call(pc, max_tokens)
-            found = extract_programs(done.text)
-            if not found:
-                result.rejected.append(Rejection(i, "reply", "the reply contains no Python code "
-                                                 "defining label_function", done.text[:2000]))
-            for source in found:
-                spec, rej, vdict = checker.check(source, i, dry=False)
-                if rej is not None:
-                    result.rejected.append(rej)
+            assert spec is not None
+            spec.metadata.update({
+                "task": task.name, "mode": mode, "prior_kind": pc.prior_kind,
+                "prompt": pc.messages, "template_id": pc.template_id,
+                "prior": ({k: pri[k] for k in ("text", "template_id", "model", "cost_usd")}
+                          if pri else None),
+                "passages": pri["passages"] if pri else [],
+                "provider": pname, "model": done.model, "temperature": temperature,
+                "seed": pc.seed, "sample": i,
+                "input_tokens": done.input_tokens, "output_tokens": done.output_tokens,
+                "cost_usd": cost, "price_known": cost is not None,
+                "created": _now(), "validation": vdict, "parent": None,
+                "run": fp,
+            })
+            pending.append(spec)
+        state["done"].append(i)
+        say(f"sample {i}: {len(found)} program(s); {len(pending)} passed validation so far")
+
+    todo = [i for i in range(n) if i not in state["done"]]
+    try:
+        # Windows of `concurrency` code calls in flight; replies are processed in sample
+        # order, so ids, dedupe and the commit do not depend on which call returns first.
+        for start in range(0, len(todo), max(1, concurrency)):
+            window = []
+            for i in todo[start:start + max(1, concurrency)]:
+                kind = plan.kind(i)
+                pri = get_prior(kind) if kind is not None else None
+                window.append((i, plan.code_call(i, pri["text"] if pri else None), pri))
+            reserved = 0.0
+            fits = []
+            over: BudgetExceeded | None = None
+            for item in window:  # reserve each call's worst case before any is sent
+                try:
+                    reserved += budget.check(item[1].model, item[1].messages, max_tokens,
+                                             reserved=reserved)
+                except BudgetExceeded as exc:
+                    over = exc
+                    break
+                fits.append(item)
+            outcomes = complete_many(
+                provider, [(pc.messages, pc.model, pc.seed) for _, pc, _ in fits],
+                temperature=temperature, max_tokens=max_tokens, concurrency=concurrency)
+            failure: ProviderError | None = None
+            for (i, pc, pri), out in zip(fits, outcomes, strict=True):
+                if isinstance(out, ProviderError):
+                    failure = failure or out
                     continue
-                assert spec is not None
-                spec.metadata.update({
-                    "task": task.name, "mode": mode, "prior_kind": kind,
-                    "prompt": pc.messages, "template_id": pc.template_id,
-                    "prior": ({k: pri[k] for k in ("text", "template_id", "model", "cost_usd")}
-                              if pri else None),
-                    "passages": pri["passages"] if pri else [],
-                    "provider": pname, "model": done.model, "temperature": temperature,
-                    "seed": pc.seed, "sample": i,
-                    "input_tokens": done.input_tokens, "output_tokens": done.output_tokens,
-                    "cost_usd": cost, "price_known": cost is not None,
-                    "created": _now(), "validation": vdict, "parent": None,
-                    "run": fp,
-                })
-                pending.append(spec)
-            state["done"].append(i)
-            say(f"sample {i}: {len(found)} program(s); {len(pending)} passed validation so far")
+                process(i, pc, pri, out, account(pc, out))
+            if failure is not None:
+                raise failure
+            if over is not None:
+                raise over
     except BudgetExceeded as exc:
         result.stopped = "budget"
         result.error = None
@@ -743,6 +778,7 @@ def workspace_synth(
     prices: str | Path | None = None,
     temperature: float = DEFAULT_TEMPERATURE,
     top_k: int = DEFAULT_TOP_K,
+    concurrency: int = 4,
     log: Callable[[str], None] | None = None,
 ) -> SynthResult:
     """``Workspace.synth``: resolve names and paths, then :func:`synthesize` or :func:`refine`."""
@@ -781,7 +817,7 @@ def workspace_synth(
         kb=knowledge, sample_texts=dry_run_sample(table), runner=run, registry=ws.registry,
         budget_usd=budget_usd, prices=price_table, mission=mission, prior_query=prior_query,
         temperature=temperature, top_k=top_k, state_dir=ws.root / "synth-state", ledger=ledger,
-        log=log,
+        concurrency=concurrency, log=log,
     )
 
 

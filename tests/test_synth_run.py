@@ -216,3 +216,26 @@ def test_refine_commits_a_child_with_parent_and_dev_scores(tmp_path: Path, regis
     assert child.metadata["dev_before"]["accuracy"] == 0.0
     assert child.metadata["dev_after"]["accuracy"] == 1.0 and child.metadata["dev_after"]["coverage"] == 0.8
     assert {lf.id for lf in registry.labelers(task="youtube")} == {parent.id, child.id}
+
+
+def test_concurrent_calls_give_the_same_run_as_sequential(tmp_path: Path, runner) -> None:  # type: ignore[no-untyped-def]
+    provider = _replay(tmp_path)
+    runs = []
+    for conc in (1, 4):
+        reg = LabelerRegistry.open(tmp_path / f"c{conc}", create=True)
+        res = synthesize(TASK, provider=provider, model="gpt-3.5-turbo", n=len(REPLIES),
+                         sample_texts=SAMPLE, runner=runner, registry=reg, concurrency=conc)
+        runs.append(([(lf.id, lf.metadata["sample"]) for lf in res.accepted],
+                     [(r.sample, r.stage) for r in res.rejected], res.cost_usd))
+    assert runs[0] == runs[1]
+
+
+def test_concurrent_calls_reserve_budget_for_calls_in_flight(tmp_path: Path, runner) -> None:  # type: ignore[no-untyped-def]
+    provider = _replay(tmp_path)
+    first = plan_prompts(TASK, model="gpt-3.5-turbo", n=1)[0]
+    worst = Budget(None, PriceTable.load()).check("gpt-3.5-turbo", first.messages, 200)
+    limit = worst * 2.5  # two calls' worst cases fit at once, a third does not
+    res = synthesize(TASK, provider=provider, model="gpt-3.5-turbo", n=len(REPLIES),
+                     sample_texts=SAMPLE, runner=runner, registry=None, budget_usd=limit,
+                     max_tokens=200, concurrency=8)
+    assert res.stopped == "budget" and res.calls == 2 and res.cost_usd <= limit
