@@ -76,6 +76,7 @@ def run_label(
     select: bool = False,
     min_accuracy: float = 0.5,
     save_model: str | Path | None = None,
+    epochs: int | None = None,
 ) -> LabelReport:
     """Aggregate ``L`` (rows aligned with ``table``) and distil; score on the test split.
 
@@ -135,12 +136,12 @@ def run_label(
         if scored_test:
             say(f"training {end_model} end model, {seeds} seeds")
             em_test = distill(X_train, probs, X[test], y[test], task=task, kind=end_model,
-                              seeds=seeds, device=device,
+                              seeds=seeds, device=device, epochs=epochs,
                               X_dev=X[valid] if has_dev else None,
                               y_dev=y[valid] if has_dev else None)
         if save_model is not None:
             model = train_end_model(X_train, probs, kind=end_model, seed=0, device=device,
-                                    X_dev=X[valid] if has_dev else None,
+                                    epochs=epochs, X_dev=X[valid] if has_dev else None,
                                     y_dev=y[valid] if has_dev else None)
             model.featurizer = featurizer.to_json()
             model.metadata.update(task=task.name, classes={str(c): n for c, n in task.classes.items()},

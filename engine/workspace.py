@@ -151,6 +151,7 @@ class Workspace:
         select: bool = False,
         min_accuracy: float = 0.5,
         save_model: str | Path | None = None,
+        epochs: int | None = None,
         runner: str | None = None,
         device: str = "auto",
         log: Callable[[str], None] | None = None,
@@ -163,7 +164,8 @@ class Workspace:
         L, ids = self.votes(table, spec, ref=ref, dataset_votes=dataset_votes, runner=runner)
         return run_label(table, L, ids, task=spec, label_model=label_model, end_model=end_model,
                          features=features, seeds=seeds, cache=self.cache, device=device, log=log,
-                         select=select, min_accuracy=min_accuracy, save_model=save_model)
+                         select=select, min_accuracy=min_accuracy, save_model=save_model,
+                         epochs=epochs)
 
     def analyze(
         self,
