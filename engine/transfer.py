@@ -35,6 +35,7 @@ from ..labelers import ABSTAIN, ENTRY_POINT, DataError, LabelerSpec, RegistryErr
 from ..sandbox import Runner, get_runner
 from ..sandbox.validate import validate
 from ..store import LabelerRegistry
+from .extract import extract_programs, normalized_hash
 
 _LF_NAME = re.compile(r"^LF(\d+)\.py$")
 _COST = re.compile(r"\$\[\s*([0-9.eE+-]+)\s*\]")
@@ -251,9 +252,11 @@ def import_programs(
     if not files:
         raise DataError(f"no .py files found in {', '.join(map(str, paths))}")
     report = ImportReport(task=task, commit=None)
+    # Same dedupe as synth: programs differing only in comments, docstrings, formatting or
+    # local names are one program (normalized AST hash).
     known: dict[str, str] = {}
-    if registry.head is not None:
-        known = {s.content_hash: s.id for s in registry.labelers(task=task, include_disabled=True)}
+    for stored in registry.labelers(task=task, include_disabled=True):
+        known[normalized_hash(stored.source)] = stored.id
     taken: set[str] = set()
     specs: list[LabelerSpec] = []
     for f in files:
@@ -262,19 +265,23 @@ def import_programs(
         except DataError as exc:
             report.items.append(ImportItem(str(f), "rejected", reasons=[str(exc)]))
             continue
+        extracted = _salvage(prog)
         check = validate(prog.source)
         if not check.ok:
             reasons = [f"line {i.line}: {i.message} [{i.rule}]" for i in check.issues]
             report.items.append(ImportItem(str(f), "rejected", reasons=reasons))
             continue
-        spec_hash = LabelerSpec("x", task, prog.source).content_hash
-        if spec_hash in known:
-            report.items.append(ImportItem(str(f), "duplicate", duplicate_of=known[spec_hash]))
+        norm = normalized_hash(prog.source)
+        if norm in known:
+            report.items.append(ImportItem(str(f), "duplicate", duplicate_of=known[norm]))
             continue
         lid = registry.new_id(task, prog.source, taken)
         taken.add(lid)
-        known[spec_hash] = lid
-        specs.append(LabelerSpec(lid, task, prog.source, _metadata(prog, task, check.to_dict())))
+        known[norm] = lid
+        meta = _metadata(prog, task, check.to_dict())
+        meta["normalized_hash"] = norm
+        meta["extracted_from_reply"] = extracted
+        specs.append(LabelerSpec(lid, task, prog.source, meta))
         report.items.append(ImportItem(str(f), "imported", id=lid))
     if specs and sample is not None:
         specs = _dry_run(specs, report, sample, cardinality, runner)
@@ -287,6 +294,21 @@ def import_programs(
         )
         report.commit = registry.commit(specs, summary)
     return report
+
+
+def _salvage(prog: ParsedProgram) -> bool:
+    """ALCHEmist saved the whole LLM reply when it found no fenced block; if the file's
+    code part does not parse, take the one program synth's extractor finds in it."""
+    try:
+        ast.parse(prog.source)
+        return False
+    except (SyntaxError, ValueError):
+        pass
+    found = extract_programs(prog.source)
+    if len(found) != 1:
+        return False  # none or ambiguous: validation reports the syntax error
+    prog.source = found[0]
+    return True
 
 
 def _dry_run(

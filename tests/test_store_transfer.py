@@ -202,3 +202,23 @@ def test_import_dry_run_rejects_faulty_programs(tmp_path: Path) -> None:
     assert all("dry run on 3 sample rows" in i.reasons[0] for i in rep.rejected)
     (stored,) = reg.labelers()
     assert stored.source == KW and stored.metadata["dry_run"]["rows"] == 3
+
+
+def test_import_salvages_whole_replies_and_dedupes_like_synth(tmp_path: Path) -> None:
+    reg = LabelerRegistry.open(tmp_path / "registry")
+    d = tmp_path / "lfs"
+    d.mkdir()
+    # ALCHEmist keeps the whole reply when its ```python pattern misses (here: ```py).
+    reply = "Sure! Here is a labeling function:\n\n```py\n" + URL + "```\n\nIt flags links."
+    (d / "LF1.py").write_text(alchemist_file("p", reply))
+    # The same program as LF1 with a comment and another local name: a duplicate.
+    (d / "LF2.py").write_text(URL.replace("def label_function(text):",
+                                          "def label_function(s):  # links").replace(", text)", ", s)"))
+    (d / "LF3.py").write_text(alchemist_file("p", "Two tries:\n```python\n" + KW + "```\n```python\n"
+                                             + SHORT + "```\n"))
+    rep = import_programs(reg, [d], "youtube")
+    assert [i.status for i in rep.items] == ["imported", "duplicate", "rejected"]
+    assert rep.items[1].duplicate_of == rep.items[0].id
+    (stored,) = reg.labelers()
+    assert stored.source == URL and stored.metadata["extracted_from_reply"] is True
+    assert stored.metadata["normalized_hash"]
