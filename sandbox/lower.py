@@ -609,8 +609,31 @@ class _State:
 _BUILTIN_CALLS = {"len", "any", "all", "sum", "bool", "int", "min", "max", "abs"}
 
 
+@dataclass(frozen=True)
+class Allowed:
+    """What the interpreter lets a program use; a lowered program may use no more, or
+    the interpreter would fault where the kernel answers. None = no restriction."""
+
+    modules: dict[str, frozenset[str]] | None = None
+    builtins: frozenset[str] | None = None
+
+    @classmethod
+    def from_policy(cls, policy: dict[str, Any]) -> Allowed:
+        mods = {m: frozenset(a) for m, a in policy.get("modules", {}).items()}
+        return cls(mods, frozenset(policy.get("builtins", ())))
+
+    def module(self, name: str, attr: str | None = None) -> bool:
+        if self.modules is None:
+            return True
+        return name in self.modules and (attr is None or attr in self.modules[name])
+
+    def builtin(self, name: str) -> bool:
+        return self.builtins is None or name in self.builtins
+
+
 class _Lowerer:
-    def __init__(self, module_env: dict[str, Any], param: str) -> None:
+    def __init__(self, module_env: dict[str, Any], param: str, allowed: Allowed = Allowed()) -> None:
+        self.allowed = allowed
         self.consts = module_env
         self.st = _State(env={param: _Var(TEXT, True)})
 
@@ -834,6 +857,8 @@ class _Lowerer:
         raise NotLowerable(f"unknown name {n!r}")
 
     def module_attr(self, m: _Module, attr: str) -> Val:
+        if not self.allowed.module(m.name, attr):
+            raise NotLowerable(f"{m.name}.{attr} is not allowed in the sandbox")
         if m.name == "string" and attr in _STRING_CONSTS:
             return _STRING_CONSTS[attr]
         if m.name == "re" and attr in _RE_FLAGS:
@@ -984,6 +1009,8 @@ class _Lowerer:
         if isinstance(fn, ast.Attribute):
             base, fault = self.ev(fn.value)
             if isinstance(base, _Module):
+                if not self.allowed.module(base.name, fn.attr):
+                    raise NotLowerable(f"{base.name}.{fn.attr} is not allowed in the sandbox")
                 if base.name == "re":
                     v, f = self.re_call(fn.attr, e.args)
                     return v, b_or(fault, f)
@@ -999,7 +1026,13 @@ class _Lowerer:
                 fault = b_or(fault, f)
                 args.append(v)
             return self.method(base, fn.attr, args), fault
-        if isinstance(fn, ast.Name) and fn.id in _BUILTIN_CALLS and fn.id not in self.st.env and fn.id not in self.consts:
+        if (
+            isinstance(fn, ast.Name)
+            and fn.id in _BUILTIN_CALLS
+            and fn.id not in self.st.env
+            and fn.id not in self.consts
+            and self.allowed.builtin(fn.id)
+        ):
             return self.builtin(fn.id, e.args)
         raise NotLowerable("call of an unknown function")
 
@@ -1254,10 +1287,10 @@ def _fold_cmp(name: str, a: Any, b: Any) -> bool:
 # ------------------------------------------------------------------ module level
 
 
-def _module_env(tree: ast.Module) -> tuple[dict[str, Any], ast.FunctionDef]:
+def _module_env(tree: ast.Module, allowed: Allowed) -> tuple[dict[str, Any], ast.FunctionDef]:
     env: dict[str, Any] = {}
     func: ast.FunctionDef | None = None
-    helper = _Lowerer(env, "\0")
+    helper = _Lowerer(env, "\0", allowed)
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
             if node.name != ENTRY_POINT or func is not None:
@@ -1265,14 +1298,14 @@ def _module_env(tree: ast.Module) -> tuple[dict[str, Any], ast.FunctionDef]:
             func = node
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name not in ("re", "string"):
+                if alias.name not in ("re", "string") or not allowed.module(alias.name):
                     raise NotLowerable(f"import {alias.name}")
                 env[alias.asname or alias.name] = _Module(alias.name)
         elif isinstance(node, ast.ImportFrom):
             if node.module != "string" or node.level:
                 raise NotLowerable("from-import")
             for alias in node.names:
-                if alias.name not in _STRING_CONSTS:
+                if alias.name not in _STRING_CONSTS or not allowed.module("string", alias.name):
                     raise NotLowerable(f"from string import {alias.name}")
                 env[alias.asname or alias.name] = _STRING_CONSTS[alias.name]
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -1305,26 +1338,26 @@ class LoweredProgram:
         return run_many([self], offsets, data)[0]
 
 
-def lower(source: str) -> LoweredProgram | None:
+def lower(source: str, allowed: Allowed = Allowed()) -> LoweredProgram | None:
     """The lowered form of ``source``, or None when it must run in the interpreter."""
     try:
-        return _lower(source)
+        return _lower(source, allowed)
     except (NotLowerable, RecursionError, SyntaxError, ValueError):
         return None
 
 
-def explain(source: str) -> str | None:
+def explain(source: str, allowed: Allowed = Allowed()) -> str | None:
     """Why ``source`` is not lowered (None when it is)."""
     try:
-        _lower(source)
+        _lower(source, allowed)
     except (NotLowerable, RecursionError, SyntaxError, ValueError) as exc:
         return str(exc) or type(exc).__name__
     return None
 
 
-def _lower(source: str) -> LoweredProgram:
+def _lower(source: str, allowed: Allowed) -> LoweredProgram:
     tree = ast.parse(source)
-    env, func = _module_env(tree)
+    env, func = _module_env(tree, allowed)
     a = func.args
     if (
         len(a.args) != 1
@@ -1339,7 +1372,7 @@ def _lower(source: str) -> LoweredProgram:
     param = a.args[0].arg
     if param in env:
         raise NotLowerable("parameter shadows a module name")
-    lw = _Lowerer(env, param)
+    lw = _Lowerer(env, param, allowed)
     fallthrough = lw.block(func.body, True)
     st = lw.st
     vote = st.ret
@@ -1648,14 +1681,121 @@ _WS_TABLE[list(_WS)] = True
 
 
 def warm_up() -> float:
-    """Compile every kernel now (first use would otherwise); returns the seconds spent."""
+    """Compile (or load from the cache) every kernel and start the threads; returns the
+    seconds spent. The worker calls this before it tightens its rlimits."""
     import time
 
     t0 = time.perf_counter()
-    data = np.frombuffer(b"Ab c\xc3\xa9 d", np.uint8).copy()
+    data = np.frombuffer(b"Ab c\xc3\xa9 d", np.uint8)  # read-only, like Arrow's buffers
     offs = np.array([0, 4, data.shape[0]], np.int64)
     run_many(_warm_programs(), offs, data)
+    _k_gather(data, offs[:-1].copy(), offs[1:].copy())  # regexes over stripped/filtered rows
+    list(_pool().map(abs, range(_threads())))
     return time.perf_counter() - t0
+
+
+def seed_cache(seed: str | None) -> int:
+    """Copy kernels compiled by the host (``seed``, read-only) into NUMBA_CACHE_DIR.
+
+    numba files its cache under a directory named after the source file's directory,
+    which differs between host and sandbox (/sbx); the index is keyed by the file's
+    mtime and size, which a bind mount keeps. Returns how many files were copied.
+    """
+    import hashlib
+    import shutil
+
+    target_root = os.environ.get("NUMBA_CACHE_DIR")
+    if not seed or not target_root or not os.path.isdir(seed):
+        return 0
+    here = os.path.dirname(os.path.abspath(__file__))
+    sub = os.path.basename(here) + "_" + hashlib.sha1(here.encode()).hexdigest()
+    target = os.path.join(target_root, sub)
+    os.makedirs(target, exist_ok=True)
+    copied = 0
+    for dirpath, _dirs, files in os.walk(seed):
+        for name in files:
+            if name.startswith("lower.") and name.endswith((".nbi", ".nbc")):
+                shutil.copyfile(os.path.join(dirpath, name), os.path.join(target, name))
+                copied += 1
+    return copied
+
+
+class BatchLowering:
+    """The worker's side: lower what it can once, then answer per Arrow batch."""
+
+    def __init__(self, sources: dict[str, str], allowed: Allowed = Allowed()) -> None:
+        self.programs: dict[str, LoweredProgram] = {}
+        for lid, src in sources.items():
+            prog = lower(src, allowed)
+            if prog is not None:
+                self.programs[lid] = prog
+        self._batch: Any = None
+        self._results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.broken = False
+
+    def answer(
+        self,
+        lid: str,
+        column: Any,
+        k: int,
+        interpret: Callable[[np.ndarray | None], tuple[bytes, int, str | None, str | None]],
+    ) -> tuple[bytes, int, str | None, str | None]:
+        """The worker's reply for one lowered labeler on one batch, exactly as the
+        interpreter would give it: (int8 bytes, errors, first error, violation).
+
+        ``interpret(rows)`` runs the interpreter on those batch rows (all when None).
+        Fallback rows go to it; so does the whole batch when a vote is outside
+        -1..k-1, so that the contract violation is reported as the interpreter does.
+        """
+        if self.broken:
+            return interpret(None)
+        if self._batch is not column:  # all lowered labelers of a batch in one pass
+            try:
+                self._results = self.run(column)
+            except Exception:  # noqa: BLE001 - our kernels failed: the interpreter answers
+                self.broken = True
+                return interpret(None)
+            self._batch = column
+        votes, fb = self._results[lid]
+        ok = ~fb
+        if ((votes[ok] < -1) | (votes[ok] >= k)).any():
+            return interpret(None)
+        if not fb.any():
+            return votes.tobytes(), 0, None, None
+        rows = np.flatnonzero(fb)
+        raw, errors, first, violation = interpret(rows)
+        if violation is not None:
+            return interpret(None)
+        votes = votes.copy()
+        votes[rows] = np.frombuffer(raw, np.int8)
+        return votes.tobytes(), errors, first, None
+
+    def run(self, column: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """(int8 votes, fallback rows) per lowered id over a pyarrow string array."""
+        import pyarrow as pa
+
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        n = len(column)
+        if not self.programs:
+            return {}
+        large = pa.types.is_large_string(column.type)
+        if not (large or pa.types.is_string(column.type)):
+            raise TypeError(f"expected a string column, got {column.type}")
+        bufs = column.buffers()
+        odt = np.int64 if large else np.int32
+        offsets = np.frombuffer(bufs[1], odt)[column.offset : column.offset + n + 1]
+        data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+        ids = list(self.programs)
+        results = run_many([self.programs[i] for i in ids], offsets, data)
+        nulls = column.is_null().to_numpy(zero_copy_only=False) if column.null_count else None
+        out = {}
+        for lid, (votes, fb) in zip(ids, results, strict=True):
+            if nulls is not None:  # a null row abstains without calling the program
+                votes[nulls] = -1
+                fb[nulls] = False
+            out[lid] = (votes, fb)
+        return out
 
 
 def _warm_programs() -> list[LoweredProgram]:
@@ -1682,10 +1822,13 @@ StrVal = tuple[np.ndarray, np.ndarray, np.ndarray]  # data, starts, ends
 
 class _Evaluator:
     def __init__(self, offsets: np.ndarray, data: np.ndarray, needed: list[Node]) -> None:
-        starts = np.ascontiguousarray(offsets[:-1], dtype=np.int64)
-        ends = np.ascontiguousarray(offsets[1:], dtype=np.int64)
+        # Kernels are compiled per argument type, read-only-ness included, and nothing may
+        # compile after warm_up (the sandbox forbids writing the cache by then): text
+        # bytes are always read-only views, row bounds always fresh int64 arrays.
+        starts = np.array(offsets[:-1], dtype=np.int64)
+        ends = np.array(offsets[1:], dtype=np.int64)
         self.n = starts.shape[0]
-        self.memo: dict[int, Any] = {TEXT.id: (np.ascontiguousarray(data, dtype=np.uint8), starts, ends)}
+        self.memo: dict[int, Any] = {TEXT.id: (_readonly(data), starts, ends)}
         # group the needle and char-class tests by the string they look at
         self.groups: dict[tuple[str, int], list[Node]] = {}
         for node in needed:
@@ -1708,7 +1851,7 @@ class _Evaluator:
             data, starts, ends = self.get(args[0])
             lo = int(starts.min()) if self.n else 0
             hi = int(ends.max()) if self.n else 0
-            return (_k_case(data, lo, hi, op == "upper"), starts - lo, ends - lo)
+            return (_readonly(_k_case(data, lo, hi, op == "upper")), starts - lo, ends - lo)
         if op in ("strip", "lstrip", "rstrip"):
             data, starts, ends = self.get(args[0])
             s2, e2 = _k_strip(data, starts, ends, _WS_TABLE, op != "rstrip", op != "lstrip")
@@ -1848,6 +1991,7 @@ class _Evaluator:
             return out
         if self.n and (starts[0] != 0 or not np.array_equal(starts[1:], ends[:-1])):
             offs, data = _k_gather(data, starts, ends)
+            data = _readonly(data)
         else:
             offs = np.empty(self.n + 1, np.int64)
             offs[:1] = starts[:1] if self.n else 0
@@ -1867,6 +2011,14 @@ class _Evaluator:
             )
         )
         return np.concatenate(results).astype(np.bool_, copy=False)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.uint8)
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
 
 
 _CMP: dict[str, Callable[[Any, Any], np.ndarray]] = {
@@ -1936,11 +2088,14 @@ def run_many(
 
 __all__ = [
     "ENTRY_POINT",
+    "Allowed",
+    "BatchLowering",
     "LoweredProgram",
     "NotLowerable",
     "explain",
     "lower",
     "run_many",
+    "seed_cache",
     "translate_regex",
     "warm_up",
 ]
