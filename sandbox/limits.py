@@ -36,6 +36,10 @@ class Limits:
     """Workers per apply; labelers are split between them (one core each)."""
     stream_data: bool = False
     """Send every batch through the worker's stdin instead of sharing one read-only file."""
+    stream_below: int = 4096
+    """Inputs up to this many rows are streamed (no file to write) and may use a pre-started worker."""
+    prewarm: int = 1
+    """Workers kept started in the background for small applies such as synth's dry runs."""
     max_restarts: int = 50
     """Restarts (after kills) per apply before giving up with a SandboxError."""
 

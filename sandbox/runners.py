@@ -16,11 +16,14 @@ enforces deadlines and isolates faults identically for all of them.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
+import queue
 import random
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -80,6 +83,18 @@ def _popen(cmd: list[str], data: DataFile | None = None) -> tuple[subprocess.Pop
     return proc, ({"fd": data.fd} if data is not None else None)
 
 
+def _spawner_loop(tasks: queue.SimpleQueue[Callable[[], None]]) -> None:
+    while True:
+        tasks.get()()
+
+
+# Pre-started workers are spawned from one thread that lives as long as the process:
+# bwrap's --die-with-parent (PR_SET_PDEATHSIG) fires when the *thread* that started it
+# exits, so a short-lived helper thread would take its workers down with it.
+_SPAWNER: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+threading.Thread(target=_spawner_loop, args=(_SPAWNER,), name="sandbox-spawner", daemon=True).start()
+
+
 class _Base:
     name = "base"
 
@@ -87,11 +102,47 @@ class _Base:
         self.limits = limits
         self.policy = policy
         self.runtime: Runtime = sandbox_runtime()
+        self._pool: list[Spawned] = []
+        self._pool_lock = threading.Lock()
+        atexit.register(self.close)
 
     def worker_limits(self) -> dict[str, Any]:
         return self.limits.worker_dict()
 
     def spawn(self, data: DataFile | None = None) -> Spawned:
+        """A worker; for small streamed applies (dry runs) one pre-started in the background.
+
+        A pooled worker has only imported pyarrow and RestrictedPython and waits for its
+        setup frame: it has seen no program yet, so nothing is shared between applies.
+        """
+        if data is not None or self.limits.prewarm <= 0:
+            return self._start(data)
+        with self._pool_lock:
+            ready = [w for w in self._pool if w.proc.poll() is None]
+            w = ready.pop(0) if ready else None
+            self._pool = ready
+        _SPAWNER.put(self._refill)
+        return w if w is not None else self._start(None)
+
+    def _refill(self) -> None:
+        with self._pool_lock:
+            missing = self.limits.prewarm - len(self._pool)
+        for _ in range(max(0, missing)):
+            try:
+                w = self._start(None)
+            except (SandboxError, OSError):
+                return
+            with self._pool_lock:
+                self._pool.append(w)
+
+    def close(self) -> None:
+        """Stop pre-started workers (they also exit on their own when this process ends)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, []
+        for w in pool:
+            w.kill()
+
+    def _start(self, data: DataFile | None) -> Spawned:
         raise NotImplementedError
 
     def apply(
@@ -127,7 +178,7 @@ class SubprocessRunner(_Base):
             d["nproc"] = self.limits.pids
         return d
 
-    def spawn(self, data: DataFile | None = None) -> Spawned:
+    def _start(self, data: DataFile | None) -> Spawned:
         rt = self.runtime
         cmd = [rt.python, "-I", "-S", rt.worker, *rt.site_dirs]
         if self.isolate_uid:
@@ -198,7 +249,7 @@ class BwrapRunner(_Base):
         ]
         return (_setpriv(_fresh_uid()) if self.as_root else []) + cmd
 
-    def spawn(self, data: DataFile | None = None) -> Spawned:
+    def _start(self, data: DataFile | None) -> Spawned:
         proc, spec = _popen(self.command(), data)
         return Spawned(proc, lambda: kill_group(proc), spec)
 
@@ -246,7 +297,7 @@ class DockerRunner(_Base):
         cmd += [self.image, rt.python, "-I", "-S", "/sbx/worker.py", "/sp"]
         return cmd
 
-    def spawn(self, data: DataFile | None = None) -> Spawned:
+    def _start(self, data: DataFile | None) -> Spawned:
         name = f"alchemist-sbx-{uuid.uuid4().hex[:12]}"
         if data is not None:
             data.share_with(65534)  # descriptors do not cross into containers: mount it

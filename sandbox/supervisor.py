@@ -174,7 +174,7 @@ class Supervisor:
             else:
                 faults[p.id].quarantine = f"validation: {report.summary()}"
         batches = _batches(texts, batch_size)
-        stream = self.limits.stream_data or not (runnable and n)
+        stream = self.limits.stream_data or n <= self.limits.stream_below or not runnable
         data = None if stream else DataFile(batches)
         shared = _Shared(n, _serialize(batches, stream), matrix, {i: j for j, i in enumerate(ids)}, progress, data)
         workers = max(1, min(self.limits.workers, len(runnable)))
