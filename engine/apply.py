@@ -15,7 +15,9 @@ import numpy as np
 import pyarrow as pa
 
 from ..labelers import ABSTAIN, LabelerSpec, TaskSpec
-from ..sandbox import ApplyResult, Runner, get_runner
+from ..sandbox import ApplyResult, Policy, Runner, get_runner
+from ..store.cache import ArtifactCache
+from .matrix_cache import MatrixCache, fingerprint, policy_hash
 
 
 @dataclass
@@ -70,35 +72,79 @@ def apply_labelers(
     lower: bool = True,
     batch_size: int = 65536,
     progress: Callable[[int], None] | None = None,
+    cache: ArtifactCache | None = None,
 ) -> ApplyReport:
-    """Run ``labelers`` over ``table['text']`` in a sandbox and return the label matrix."""
+    """Run ``labelers`` over ``table['text']`` in a sandbox and return the label matrix.
+
+    With ``cache`` (the workspace's artifact cache) a column already computed for the
+    same program text, data, cardinality and sandbox policy is read back instead of
+    run: a repeated apply computes only what is new or changed (``cache_hits``).
+    """
     active = [lf for lf in labelers if lf.enabled]
     run = runner if runner is not None and not isinstance(runner, str) else get_runner(runner)
     start = time.perf_counter()
+    n = table.num_rows
     if not active:
         return ApplyReport(
-            matrix=np.full((table.num_rows, 0), ABSTAIN, np.int8),
+            matrix=np.full((n, 0), ABSTAIN, np.int8),
             labeler_ids=[],
             runner=run.name,
-            rows=table.num_rows,
+            rows=n,
             seconds=0.0,
         )
-    result: ApplyResult = run.apply(
-        active,
-        table["text"],
-        cardinality=task.cardinality,
-        batch_size=batch_size,
-        lower=lower,
-        progress=progress,
-    )
+    ids = [lf.id for lf in active]
+    matrix = np.full((n, len(ids)), ABSTAIN, np.int8)
+    faults: dict[str, dict[str, Any]] = {}
+    mcache = fp = None
+    todo = active
+    if cache is not None:
+        policy = getattr(run, "policy", None) or Policy.default()
+        mcache = MatrixCache(cache, policy_hash(policy))
+        fp = fingerprint(table["text"])
+        todo = []
+        for j, lf in enumerate(active):
+            hit = mcache.get(lf, fp, task.cardinality, n)
+            if hit is None:
+                todo.append(lf)
+                continue
+            matrix[:, j] = hit.votes
+            if hit.errors:
+                faults[lf.id] = {"count": hit.errors, "first_error": hit.first_error, "quarantined": False}
+    hits = len(active) - len(todo)
+    lowered: list[str] = []
+    runner_name = run.name
+    if todo:
+        result: ApplyResult = run.apply(
+            todo,
+            table["text"],
+            cardinality=task.cardinality,
+            batch_size=batch_size,
+            lower=lower,
+            progress=progress,
+        )
+        runner_name = result.runner
+        lowered = list(result.lowered)
+        col = {lid: j for j, lid in enumerate(ids)}
+        for k, lid in enumerate(result.labeler_ids):
+            matrix[:, col[lid]] = result.matrix[:, k]
+        for lid, fault in result.faults.items():
+            faults[lid] = _fault_dict(fault)
+        if mcache is not None and fp is not None:
+            for k, lf in enumerate(todo):
+                got = result.faults.get(lf.id)
+                if got is None or not got.quarantined:
+                    mcache.put(lf, fp, task.cardinality, result.matrix[:, k], got)
+    elif progress is not None and n:
+        progress(n)
     return ApplyReport(
-        matrix=result.matrix,
-        labeler_ids=list(result.labeler_ids),
-        runner=result.runner,
-        rows=table.num_rows,
+        matrix=matrix,
+        labeler_ids=ids,
+        runner=runner_name,
+        rows=n,
         seconds=time.perf_counter() - start,
-        lowered=list(result.lowered),
-        faults={k: _fault_dict(v) for k, v in result.faults.items()},
+        lowered=lowered,
+        faults=faults,
+        cache_hits=hits,
     )
 
 

@@ -106,7 +106,7 @@ class Workspace:
         table = load_dataset(data, task=spec, split=split)
         report = apply_labelers(
             self.stored_labelers(task=spec.name, ref=ref), table,
-            task=spec, runner=runner, lower=lower, progress=progress,
+            task=spec, runner=runner, lower=lower, progress=progress, cache=self.cache,
         )
         if out is not None:
             import pyarrow.parquet as pq
