@@ -47,6 +47,9 @@ REQUEST_TIMEOUT_S = 120.0
 
 RECORDINGS_SCHEMA = 1
 
+#: OpenAI model families that take ``max_completion_tokens`` and no temperature.
+REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
 Message = dict[str, str]
 
 
@@ -340,13 +343,16 @@ class OpenAIProvider:
     ) -> Completion:
         oa = self._openai
         where = self.base_url or "api.openai.com"
+        kwargs: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature}
+        if model.startswith(REASONING_PREFIXES):
+            # OpenAI's reasoning models refuse max_tokens and any temperature but 1.
+            kwargs = {"max_completion_tokens": max_tokens}
         try:
             resp = self.client.chat.completions.create(
                 model=model,
                 messages=messages,  # type: ignore[arg-type]
-                temperature=temperature,
-                max_tokens=max_tokens,
                 seed=seed,
+                **kwargs,
             )
         except oa.AuthenticationError as exc:
             raise ProviderError(

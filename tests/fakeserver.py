@@ -8,7 +8,7 @@ Each request consumes the next scripted action (then ``default`` applies):
 ``ok`` (a reply with a labeling function; every sixth one imports ``os``), ``nocode`` (prose only), ``429`` /
 ``429:S`` (rate limited, retry-after S seconds), ``500``, ``529``, ``timeout``
 (answers after ``slow_s``), ``malformed`` (a broken JSON body), ``empty`` (valid JSON
-without choices/content), ``401``, ``404``. Usage fields are counted from the request
+without choices/content), ``400``, ``401``, ``404``. Usage fields are counted from the request
 and reply (ceil(chars / 4)), as a real API reports its own token counts.
 """
 
@@ -152,11 +152,19 @@ class FakeLLMServer:
                     return self._error(401, "authentication_error", "invalid x-api-key")
                 if not (self.path.endswith("/chat/completions") or anthropic):
                     return self._error(404, "not_found_error", f"no route {self.path}")
+                model_name = str(req.get("model", ""))
+                if not anthropic and model_name.startswith(("o1", "o3", "o4", "gpt-5")) and (
+                        "max_tokens" in req or "temperature" in req):
+                    return self._error(400, "invalid_request_error", "Unsupported parameter: "
+                                       "'max_tokens' is not supported with this model. Use "
+                                       "'max_completion_tokens' instead.")
                 if action.startswith("429"):
                     after = action.partition(":")[2] or "0"
                     return self._error(429, "rate_limit_error", "slow down", [("retry-after", after)])
                 if action in ("500", "529"):
                     return self._error(int(action), "api_error", "internal error")
+                if action == "400":
+                    return self._error(400, "invalid_request_error", "prompt is too long")
                 if action == "401":
                     return self._error(401, "authentication_error", "invalid api key")
                 if action == "404":

@@ -155,3 +155,20 @@ def test_provider_factory_errors(tmp_path: Path) -> None:
         get_provider("gemini")
     with pytest.raises(ProviderError, match="not found"):
         get_provider("replay", recordings=tmp_path / "missing.json")
+
+
+def test_openai_reasoning_models_get_max_completion_tokens() -> None:
+    with FakeLLMServer() as srv:
+        p = OpenAIProvider(base_url=srv.base_url + "/v1", sleep=lambda s: None)
+        done = p.complete(MSGS, model="o4-mini", temperature=0.7, max_tokens=300, seed=1)
+        body = srv.requests[0]["body"]
+    assert "def label_function" in done.text
+    assert body["max_completion_tokens"] == 300 and "max_tokens" not in body and "temperature" not in body
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_other_client_errors_fail_at_once_with_the_server_message(kind: str) -> None:
+    with FakeLLMServer(script=["400"]) as srv:
+        with pytest.raises(ProviderError, match="answered 400: .*prompt is too long"):
+            _call(_make(kind, srv, []))
+        assert len(srv.requests) == 1
