@@ -147,7 +147,9 @@ def _run(name: str, canaries: Canaries, mode: str) -> ApplyResult:
         programs = [canaries.program(h) for h in CORPUS] + [CONTROL]
         texts = pa.array(TEXTS, pa.string())
         if mode == "gated":
-            _RUNS[key] = runner.apply(programs, texts, cardinality=2, batch_size=8)
+            # lower=False: this corpus is about the interpreter path; lowering only reads
+            # a program's AST and is exercised by the lowering tests.
+            _RUNS[key] = runner.apply(programs, texts, cardinality=2, batch_size=8, lower=False)
         else:
             sup = Supervisor(runner.name, runner.spawn, runner.limits, runner.policy, runner.worker_limits(), skip_validation=True)
             _RUNS[key] = sup.apply(programs, texts, cardinality=2, batch_size=8)
@@ -230,7 +232,7 @@ def test_sandbox_boundary_holds_with_policy_opened(runner_name: str, canaries: C
     programs = [
         canaries.program(Hostile(k, "runtime", "boundary", None, v)) for k, v in BOUNDARY.items()
     ]
-    res = runner.apply(programs + [CONTROL], pa.array(TEXTS), cardinality=2, batch_size=8)
+    res = runner.apply(programs + [CONTROL], pa.array(TEXTS), cardinality=2, batch_size=8, lower=False)
     col = {lid: j for j, lid in enumerate(res.labeler_ids)}
     got = {k: bool((res.matrix[:, col[k]] == 1).any()) for k in BOUNDARY}
     # Without a mount namespace the subprocess runner relies on the fresh UID for files
