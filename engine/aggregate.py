@@ -564,6 +564,8 @@ class SnorkelLibModel(LabelModel):
 class AutoModel(LabelModel):
     """Fits each candidate on the train votes alone; keeps the best on (L_dev, Y_dev).
 
+    "Best" is the task's metric (``task.metric``: accuracy, or F1 for tasks such as
+    sms where accuracy rewards never predicting spam); accuracy without a task.
     Candidates are fitted without the dev labels so the dev split only judges
     (otherwise wmv, which can learn from dev labels, would be graded on its own
     training data). Ties go to the earlier, simpler candidate.
@@ -571,6 +573,12 @@ class AutoModel(LabelModel):
 
     name = "auto"
     CANDIDATES = ("mv", "wmv", "ds", "snorkel", "fs")
+
+    def __init__(
+        self, cardinality: int, *, seed: int = 0, device: str = "auto", task: Any = None
+    ) -> None:
+        super().__init__(cardinality, seed=seed, device=device)
+        self.task = task
 
     def _fit(self, L: np.ndarray, L_dev: np.ndarray | None, Y_dev: np.ndarray | None) -> None:
         from ..labelers import TaskSpec
@@ -580,9 +588,11 @@ class AutoModel(LabelModel):
                 "label model 'auto' picks by dev-set accuracy and needs L_dev and Y_dev: "
                 "give the dataset a labeled valid split, or choose a label model by name"
             )
-        task = TaskSpec(
+        task = self.task or TaskSpec(
             name="auto", classes={c: str(c) for c in range(self.cardinality)}, mission=""
         )
+        metric = "f1" if task.metric == "f1" else "accuracy"
+        self.metric = metric
         self.dev_scores: dict[str, float] = {}
         self.skipped: dict[str, str] = {}
         best: tuple[float, LabelModel] | None = None
@@ -593,7 +603,7 @@ class AutoModel(LabelModel):
             except ModelError as exc:
                 self.skipped[name] = str(exc)
                 continue
-            acc = score_probs(Y_dev, model.predict_proba(L_dev), task=task)["accuracy"]
+            acc = score_probs(Y_dev, model.predict_proba(L_dev), task=task)[metric]
             self.dev_scores[name] = acc
             if best is None or acc > best[0]:
                 best = (acc, model)
@@ -608,7 +618,8 @@ class AutoModel(LabelModel):
     def params(self) -> dict[str, Any]:
         return {
             "chosen": self.chosen,
-            "dev_accuracy": self.dev_scores,
+            "dev_metric": self.metric,
+            "dev_scores": self.dev_scores,
             "skipped": self.skipped,
             **self.model.params(),
         }

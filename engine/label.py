@@ -107,7 +107,9 @@ def run_label(
     L_train = L[train]
 
     say(f"fitting label model {label_model} on {int(train.sum()):,} rows x {L.shape[1]} labelers")
-    lm = get_label_model(label_model, task.cardinality, seed=0, device=device)
+    # auto judges candidates by the task's own metric (F1 for sms), so it gets the task
+    options: dict[str, Any] = {"task": task} if label_model == "auto" else {}
+    lm = get_label_model(label_model, task.cardinality, seed=0, device=device, **options)
     if has_dev:
         lm.fit(L_train, L_dev=L[valid], Y_dev=y[valid])
     else:

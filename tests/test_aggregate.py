@@ -130,7 +130,8 @@ def test_auto_picks_by_dev_accuracy_and_needs_dev() -> None:
         get_label_model("auto", 2).fit(L)
     model = get_label_model("auto", 2).fit(L[:2500], L_dev=L[2500:], Y_dev=y[2500:])
     params = model.params()
-    scores = params["dev_accuracy"]
+    scores = params["dev_scores"]
+    assert params["dev_metric"] == "accuracy"
     assert set(scores) == {"mv", "wmv", "ds", "snorkel", "fs"}
     assert scores[params["chosen"]] == max(scores.values())
 
@@ -172,3 +173,17 @@ def test_cooccurrence_and_counts_match_dense_formulas() -> None:
 def test_registry_lists_every_model() -> None:
     assert {"mv", "wmv", "ds", "snorkel", "snorkel-lib", "fs", "auto"} <= set(LABEL_MODELS)
     assert score_probs([0, 1], np.array([[0.9, 0.1], [0.2, 0.8]]), task=task_k(2))["accuracy"] == 1
+
+
+@needs_data
+def test_auto_judges_by_the_task_metric() -> None:
+    Lt, _ = load_split("sms", "train")
+    Lv, yv = load_split("sms", "valid")
+    by_f1 = get_label_model("auto", 2, task=get_task("sms")).fit(Lt, L_dev=Lv, Y_dev=yv)
+    by_acc = get_label_model("auto", 2).fit(Lt, L_dev=Lv, Y_dev=yv)
+    assert by_f1.params()["dev_metric"] == "f1"
+    f1s, accs = by_f1.params()["dev_scores"], by_acc.params()["dev_scores"]
+    assert by_f1.params()["chosen"] == max(f1s, key=lambda k: f1s[k])
+    assert by_acc.params()["chosen"] == max(accs, key=lambda k: accs[k])
+    # on sms, accuracy rewards predicting ham everywhere; F1 on spam does not
+    assert by_f1.params()["chosen"] != by_acc.params()["chosen"]
