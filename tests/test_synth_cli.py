@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ ROWS = [
     ("follow me on twitter", 1), ("I love this video", 0), ("win a free gift card", 1),
     ("beautiful voice", 0),
 ] * 3
+CANARY = "sk-canary-0f1e2d3c4b5a69788796a5b4"
 FAULTS = ["429:0", "ok", "500", "ok", "ok", "429:0", "ok", "500", "ok"]
 
 
@@ -39,8 +41,8 @@ def data(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", CANARY)
 
 
 def _run(args: list[str]) -> tuple[int, str]:
@@ -75,6 +77,35 @@ def test_done_means_runs(tmp_path: Path, data: Path, provider: str, mode: list[s
     spend = json.loads(out)["spend"]
     assert [(s["task"], s["mode"], s["runs"]) for s in spend] == [("youtube", mode[1], 1)]
     assert spend[0]["cost_usd"] == pytest.approx(d["cost_usd"])
+    # the key reached the server, and nothing the workspace wrote (registry incl. git
+    # objects, ledger, caches)
+    assert any(CANARY in json.dumps(r["headers"]) for r in srv.requests)
+    for f in ws.rglob("*"):
+        if f.is_file():
+            data_bytes = f.read_bytes()
+            assert CANARY.encode() not in data_bytes, f
+            if f.suffix == "" and "objects" in f.parts:  # zlib-compressed git objects
+                try:
+                    assert CANARY.encode() not in zlib.decompress(data_bytes), f
+                except zlib.error:
+                    pass
+
+
+def test_human_readable_output(tmp_path: Path, data: Path) -> None:
+    ws = tmp_path / "W"
+    with FakeLLMServer() as srv:
+        code, output = _run(["--workspace", str(ws), "synth", "--task", "youtube", "--data", str(data),
+                             "--provider", "openai", "--base-url", srv.base_url + "/v1", "-n", "6",
+                             "--runner", "subprocess"])
+        assert code == 0, output
+        assert "5 accepted, 1 rejected" in output and "validate" in output
+        code, output = _run(["--workspace", str(ws), "annotate", "--data", str(data), "--task", "youtube",
+                             "--provider", "openai", "--base-url", srv.base_url + "/v1", "--max-rows", "4"])
+        assert code == 0 and "4 rows labelled by gpt-3.5-turbo" in output
+    code, output = _run(["--workspace", str(ws), "cost", "--task", "youtube", "--data", str(data)])
+    assert code == 0 and "total: $" in output and f"direct annotation of {len(ROWS)} rows" in output
+    code, output = _run(["--workspace", str(ws), "synth", "--task", "youtube", "-n", "1", "--print-prompts"])
+    assert code == 0 and "def label_function(text):" in output
 
 
 def test_failure_exits_nonzero_but_commits_received_programs(tmp_path: Path, data: Path) -> None:
