@@ -163,6 +163,11 @@ class _Planner:
                 raise TaskError(f"unknown --prior {prior!r}: choose {', '.join(PRIOR_CHOICES)}")
         if mode == "alchemist-rag" and kb is None:
             raise TaskError("mode alchemist-rag needs documents: pass --kb PATH")
+        if mode != "alchemist-rag" and kb is not None:
+            raise TaskError(f"--kb is only used by --mode alchemist-rag (this run is {mode})")
+        if mode == "scriptorium" and (prior or prior_model or prior_query):
+            raise TaskError("--prior, --prior-model and --prior-query need --mode alchemist "
+                            "or alchemist-rag; scriptorium writes no prior knowledge")
         self.task, self.mode, self.model = task, mode, model
         self.prior = prior if mode != "scriptorium" else None
         self.prior_model = prior_model or model

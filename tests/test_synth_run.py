@@ -184,6 +184,8 @@ def test_plan_prompts_shapes_and_errors() -> None:
         plan_prompts(TASK, mode="alchemist-rag", model="m", n=1)
     with pytest.raises(TaskError, match="unknown mode"):
         plan_prompts(TASK, mode="magic", model="m", n=1)
+    with pytest.raises(TaskError, match="need --mode alchemist"):
+        plan_prompts(TASK, mode="scriptorium", prior="keywords", model="m", n=1)
 
 
 def test_alchemist_replay_recordings_with_priors(tmp_path: Path, registry, runner) -> None:  # type: ignore[no-untyped-def]
