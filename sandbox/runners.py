@@ -104,6 +104,7 @@ class _Base:
         self.runtime: Runtime = sandbox_runtime()
         self._pool: list[Spawned] = []
         self._pool_lock = threading.Lock()
+        self._small_applies = 0
         atexit.register(self.close)
 
     def worker_limits(self) -> dict[str, Any]:
@@ -121,7 +122,11 @@ class _Base:
             ready = [w for w in self._pool if w.proc.poll() is None]
             w = ready.pop(0) if ready else None
             self._pool = ready
-        _SPAWNER.put(self._refill)
+            self._small_applies += 1
+        # Refill from the second small apply on: a one-shot apply of a small file should
+        # not leave a spare sandbox starting behind it.
+        if self._small_applies >= 2:
+            _SPAWNER.put(self._refill)
         return w if w is not None else self._start(None)
 
     def _refill(self) -> None:
