@@ -54,7 +54,17 @@ def _unfenced(text: str) -> list[str]:
     if not m:
         return []
     src = _longest_parsable_prefix(text[m.start() :].splitlines())
-    return [src] if src else []
+    if not src:
+        return []
+    # Prose after the code can parse too ("Enjoy" is a Name): trailing bare expressions
+    # at module level are not part of a labeling program.
+    body = ast.parse(src).body
+    while body and isinstance(body[-1], ast.Expr):
+        body.pop()
+    if not body:
+        return []
+    end = body[-1].end_lineno or len(src.splitlines())
+    return ["\n".join(src.splitlines()[:end])]
 
 
 def extract_programs(reply: str) -> list[str]:

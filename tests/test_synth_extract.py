@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from alchemist_engine.engine.extract import extract_programs, normalized_hash
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 FN = "def label_function(text):\n    return 1 if 'sub' in text else -1\n"
 
@@ -61,3 +63,22 @@ def test_hash_sees_real_differences() -> None:
     assert normalized_hash(a) != normalized_hash(a.replace("'x'", "'y'"))
     assert normalized_hash(a) != normalized_hash(a.replace("return 1", "return 0"))
     assert normalized_hash("def broken(") != normalized_hash("def broken(:")
+
+
+_words = st.lists(st.text(alphabet="abcdefghij klm!?$", min_size=1, max_size=12), min_size=1, max_size=5)
+_prose = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ,.!?\n", max_size=80).filter(
+    lambda t: not any(line.strip().startswith(("def", "import", "from", "class")) for line in t.splitlines()))
+
+
+@given(words=_words, vote=st.sampled_from([0, 1]), before=_prose, after=_prose,
+       wrap=st.sampled_from(["python", "py", "", "none"]))
+@settings(max_examples=150, deadline=None)
+def test_any_wrapping_round_trips(words: list[str], vote: int, before: str, after: str, wrap: str) -> None:
+    prog = (f"KEYWORDS = {words!r}\n\ndef label_function(text):\n"
+            f"    return {vote} if any(k in text for k in KEYWORDS) else -1\n")
+    if wrap == "none":
+        reply = f"{before}\n\n{prog}\n\n{after}"
+    else:
+        reply = f"{before}\n```{wrap}\n{prog}```\n{after}"
+    (got,) = extract_programs(reply)
+    assert normalized_hash(got) == normalized_hash(prog)
