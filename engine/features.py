@@ -51,6 +51,13 @@ def _load_minilm(device: str) -> Any:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
+        try:  # keep stderr clean for --json callers: no "Loading weights" bar
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            pass
+
         from .aggregate import resolve_device
 
         _MODEL = SentenceTransformer(minilm_path(), device=resolve_device(device))
