@@ -147,7 +147,7 @@ def annotate(
             outcomes = complete_many(provider, batch, temperature=0.0,
                                      max_tokens=ANNOTATE_MAX_TOKENS, concurrency=concurrency)
             failure: ProviderError | None = None
-            for (_, _, i), done in zip(batch, outcomes, strict=True):
+            for (msgs, _, i), done in zip(batch, outcomes, strict=True):
                 if isinstance(done, ProviderError):
                     failure = failure or done
                     continue
@@ -156,7 +156,9 @@ def annotate(
                 cost = prices.cost(done.model, done.input_tokens, done.output_tokens)
                 if cost is None:
                     cost = prices.cost(model, done.input_tokens, done.output_tokens)
-                budget.add(cost)
+                # no usage from the server: the budget counts the call's worst case
+                budget.add(budget.worst(model, msgs, ANNOTATE_MAX_TOKENS)
+                           if done.usage_estimated else cost)
                 res.input_tokens += done.input_tokens
                 res.output_tokens += done.output_tokens
                 res.cost_usd += cost or 0.0

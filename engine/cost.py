@@ -117,21 +117,25 @@ class Budget:
               reserved: float = 0.0) -> float:
         """The call's worst-case cost; BudgetExceeded if it could take the run over
         (``reserved``: worst cases of calls already in flight)."""
-        price = self.prices.lookup(model)
-        if price is None:
+        worst = self.worst(model, messages, max_tokens)
+        if worst is None:
             if self.limit_usd is not None:
                 raise ProviderError(
                     f"no price for model {model!r}, so --budget-usd cannot be enforced: add it "
                     "to a price file (see docs/synthesis.md 'Prices') and pass --prices FILE"
                 )
             return 0.0
-        worst = price.cost(input_token_bound(messages), max_tokens)
         if self.limit_usd is not None and self.spent_usd + reserved + worst > self.limit_usd + 1e-12:
             raise BudgetExceeded(
                 f"the next call could cost up to ${worst:.4f}; with ${self.spent_usd + reserved:.4f} spent "
                 f"that may exceed --budget-usd {self.limit_usd:g}: raise the budget or lower -n"
             )
         return worst
+
+    def worst(self, model: str, messages: list[dict[str, str]], max_tokens: int) -> float | None:
+        """Upper bound of one call's cost (None: no price for ``model``)."""
+        price = self.prices.lookup(model)
+        return None if price is None else price.cost(input_token_bound(messages), max_tokens)
 
     def add(self, cost_usd: float | None) -> None:
         self.spent_usd += cost_usd or 0.0

@@ -64,6 +64,9 @@ class Completion:
     provider: str
     raw_id: str | None = None
     attempts: int = 1
+    #: True when the server sent no usage (some OpenAI-compatible servers): the tokens
+    #: are then ceil(chars / 4) estimates, and budgets count the call's worst case.
+    usage_estimated: bool = False
 
 
 class Provider(Protocol):
@@ -288,6 +291,12 @@ def _require_key(env: str, base_url: str | None) -> str:
     raise ProviderError(f"{env} is not set: export it (keys are read from the environment only)")
 
 
+def _estimate(content: str | list[Message]) -> int:
+    """ceil(chars / 4): only used when a server reports no usage."""
+    text = content if isinstance(content, str) else "".join(m["content"] for m in content)
+    return -(-len(text) // 4)
+
+
 # ---------------------------------------------------------------- openai
 
 
@@ -385,10 +394,10 @@ class OpenAIProvider:
             raise ProviderError(
                 f"openai at {where} answered {exc.status_code}: {exc.message}"
             ) from None
-        return _openai_completion(resp, model)
+        return _openai_completion(resp, model, messages)
 
 
-def _openai_completion(resp: Any, model: str) -> Completion:
+def _openai_completion(resp: Any, model: str, messages: list[Message]) -> Completion:
     # The SDK does not validate bodies strictly: a non-JSON or odd body comes back as
     # a str or a half-filled object, which is a malformed reply, worth a retry.
     try:
@@ -399,8 +408,9 @@ def _openai_completion(resp: Any, model: str) -> Completion:
             raise TypeError("message.content is not a string")
         return Completion(
             text=text,
-            input_tokens=int(usage.prompt_tokens) if usage else 0,
-            output_tokens=int(usage.completion_tokens) if usage else 0,
+            input_tokens=int(usage.prompt_tokens) if usage else _estimate(messages),
+            output_tokens=int(usage.completion_tokens) if usage else _estimate(text),
+            usage_estimated=usage is None,
             model=str(getattr(resp, "model", None) or model),
             provider="openai",
             raw_id=getattr(resp, "id", None),
@@ -507,19 +517,21 @@ class AnthropicProvider:
             raise ProviderError(
                 f"anthropic at {where} answered {exc.status_code}: {exc.message}"
             ) from None
-        return _anthropic_completion(resp, model)
+        return _anthropic_completion(resp, model, messages)
 
 
-def _anthropic_completion(resp: Any, model: str) -> Completion:
+def _anthropic_completion(resp: Any, model: str, messages: list[Message]) -> Completion:
     try:
         parts = [b.text for b in resp.content if getattr(b, "type", None) == "text"]
         if not parts:
             raise TypeError("no text block in content")
         usage = resp.usage
+        text = "".join(parts)
         return Completion(
-            text="".join(parts),
-            input_tokens=int(usage.input_tokens) if usage else 0,
-            output_tokens=int(usage.output_tokens) if usage else 0,
+            text=text,
+            input_tokens=int(usage.input_tokens) if usage else _estimate(messages),
+            output_tokens=int(usage.output_tokens) if usage else _estimate(text),
+            usage_estimated=usage is None,
             model=str(getattr(resp, "model", None) or model),
             provider="anthropic",
             raw_id=getattr(resp, "id", None),

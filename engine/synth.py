@@ -396,13 +396,16 @@ def synthesize(
         budget.check(pc.model, pc.messages, max_tok)
         done = provider.complete(pc.messages, model=pc.model, temperature=temperature,
                                  max_tokens=max_tok, seed=pc.seed)
-        return done, account(pc, done)
+        return done, account(pc, done, max_tok)
 
-    def account(pc: PlannedCall, done: Completion) -> float | None:
+    def account(pc: PlannedCall, done: Completion, max_tok: int = max_tokens) -> float | None:
         cost = prices.cost(done.model, done.input_tokens, done.output_tokens)
         if cost is None:
             cost = prices.cost(pc.model, done.input_tokens, done.output_tokens)
-        budget.add(cost)
+        if done.usage_estimated:  # no usage from the server: count the worst case
+            budget.add(budget.worst(pc.model, pc.messages, max_tok))
+        else:
+            budget.add(cost)
         result.calls += 1
         result.input_tokens += done.input_tokens
         result.output_tokens += done.output_tokens
@@ -445,6 +448,7 @@ def synthesize(
                 "seed": pc.seed, "sample": i,
                 "input_tokens": done.input_tokens, "output_tokens": done.output_tokens,
                 "cost_usd": cost, "price_known": cost is not None,
+                "usage_estimated": done.usage_estimated,
                 "created": _now(), "validation": vdict, "parent": None,
                 "run": fp,
             })

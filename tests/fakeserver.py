@@ -8,7 +8,7 @@ Each request consumes the next scripted action (then ``default`` applies):
 ``ok`` (a reply with a labeling function; every sixth one imports ``os``), ``nocode`` (prose only), ``429`` /
 ``429:S`` (rate limited, retry-after S seconds), ``500``, ``529``, ``timeout``
 (answers after ``slow_s``), ``malformed`` (a broken JSON body), ``empty`` (valid JSON
-without choices/content), ``400``, ``401``, ``404``. Usage fields are counted from the request
+without choices/content), ``nousage`` (a reply without usage fields), ``400``, ``401``, ``404``. Usage fields are counted from the request
 and reply (ceil(chars / 4)), as a real API reports its own token counts.
 """
 
@@ -181,7 +181,12 @@ class FakeLLMServer:
                 prompt = json.dumps(req.get("messages", "")) + str(req.get("system", ""))
                 tin, tout = _tokens(prompt), _tokens(text)
                 model = req.get("model", "?")
-                if anthropic:
+                if action == "nousage":  # some OpenAI-compatible servers send none
+                    body = {"id": f"x-{i}", "model": model, "choices": [{"index": 0, "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": text}}]} if not anthropic else {
+                            "id": f"x-{i}", "type": "message", "role": "assistant", "model": model,
+                            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn"}
+                elif anthropic:
                     body = {"id": f"msg_{i}", "type": "message", "role": "assistant", "model": model,
                             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
                             "stop_sequence": None,

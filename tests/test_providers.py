@@ -172,3 +172,11 @@ def test_other_client_errors_fail_at_once_with_the_server_message(kind: str) -> 
         with pytest.raises(ProviderError, match="answered 400: .*prompt is too long"):
             _call(_make(kind, srv, []))
         assert len(srv.requests) == 1
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_missing_usage_is_estimated_and_flagged(kind: str) -> None:
+    with FakeLLMServer(script=["nousage"]) as srv:
+        done = _call(_make(kind, srv, []))
+    assert done.usage_estimated and done.output_tokens == -(-len(done.text) // 4)
+    assert done.input_tokens == -(-len("be briefwrite code") // 4)

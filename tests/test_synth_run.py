@@ -241,3 +241,14 @@ def test_concurrent_calls_reserve_budget_for_calls_in_flight(tmp_path: Path, run
                      sample_texts=SAMPLE, runner=runner, registry=None, budget_usd=limit,
                      max_tokens=200, concurrency=8)
     assert res.stopped == "budget" and res.calls == 2 and res.cost_usd <= limit
+
+
+def test_budget_counts_the_worst_case_when_the_server_reports_no_usage(tmp_path: Path, runner) -> None:  # type: ignore[no-untyped-def]
+    first = plan_prompts(TASK, model="gpt-3.5-turbo", n=1)[0]
+    worst = Budget(None, PriceTable.load()).check("gpt-3.5-turbo", first.messages, 200)
+    with FakeLLMServer(default="nousage") as srv:
+        prov = OpenAIProvider(base_url=srv.base_url + "/v1", sleep=lambda s: None)
+        res = synthesize(TASK, provider=prov, model="gpt-3.5-turbo", n=6, sample_texts=SAMPLE,
+                         runner=runner, registry=None, budget_usd=worst * 2.5, max_tokens=200)
+    assert res.stopped == "budget" and res.calls == 2  # real usage unknown: 2 worst cases fit
+    assert all(lf.metadata["usage_estimated"] for lf in res.accepted)
