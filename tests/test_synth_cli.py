@@ -170,3 +170,22 @@ def test_annotate_then_refine_with_the_annotations_as_dev_set(tmp_path: Path, da
     rep = json.loads(out_cost)
     assert {s["kind"] for s in rep["spend"]} == {"annotate", "synth", "refine"}
     assert rep["direct_annotation"]["rows"] == len(ROWS)
+
+
+def test_record_then_replay_reproduces_the_run(tmp_path: Path, data: Path) -> None:
+    rec = tmp_path / "rec.json"
+    common = ["synth", "--task", "youtube", "--data", str(data), "--mode", "alchemist", "--prior", "all",
+              "--model", "gpt-4o-mini", "-n", "5", "--runner", "subprocess", "--json"]
+    with FakeLLMServer(script=["500", "429:0"]) as srv:
+        code, live = _run(["--workspace", str(tmp_path / "A"), *common, "--provider", "record",
+                           "--record-provider", "openai", "--base-url", srv.base_url + "/v1",
+                           "--recordings", str(rec)])
+    assert code == 0, live
+    code, again = _run(["--workspace", str(tmp_path / "B"), *common, "--provider", "replay",
+                        "--recordings", str(rec)])
+    assert code == 0, again
+    a, b = json.loads(live), json.loads(again)
+    assert [x["source"] for x in a["accepted"]] == [x["source"] for x in b["accepted"]]
+    assert (a["input_tokens"], a["output_tokens"], a["cost_usd"]) == (
+        b["input_tokens"], b["output_tokens"], b["cost_usd"])
+    assert CANARY not in rec.read_text()
