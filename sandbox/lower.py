@@ -440,7 +440,7 @@ def _regex_node(s: Node, pat: _Pattern, mode: str) -> Node:
         hay = _mk("lower", "S", s) if pat.flags & re.I else s
         for lit in need:
             pre = b_or(pre if pre is not True else False, contains(hay, lit))
-    return _mk("regex", "B", s, re2, pre)
+    return _mk("regex", "B", s, re2, pre, pat.pattern, pat.flags, mode)
 
 
 def _required_literals(items: Any, icase: bool) -> list[str] | None:
@@ -525,7 +525,10 @@ def _taint(node: Node) -> int:
     elif op == "streq2":
         got = TAINT_A if _marks(args[0]) | _marks(args[1]) else 0
     elif op == "regex":
-        got = TAINT_A
+        # Non-ASCII rows of the text itself are answered by Python's re (exact); a
+        # case-mapped or stripped string is not the same string there, and under
+        # IGNORECASE 'k' also matches the Kelvin sign (a C-unsafe char).
+        got = (TAINT_A if _marks(args[0]) else 0) | (TAINT_C if args[4] & re.I else 0)
     else:
         got = 0
         for a in args:
@@ -1882,7 +1885,7 @@ class _Evaluator:
             data, starts, ends = self.get(args[0])
             return _k_affix(data, starts, ends, np.frombuffer(args[1], np.uint8), mode)
         if op == "regex":
-            return self.regex(args[0], args[1], self.get(args[2]))
+            return self.regex(node)
         if op == "streq2":
             return _k_eq2(*self.get(args[0]), *self.get(args[1]))
         if op == "not":
@@ -1974,43 +1977,61 @@ class _Evaluator:
             for j, node in enumerate(chunk):
                 self.memo[node.id] = counts[:, j]
 
-    def regex(self, s: Node, pattern: str, pre: Any) -> np.ndarray:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
+    def regex(self, node: Node) -> np.ndarray:
+        s, re2, pre_node, pattern, flags, mode = node.args
         data, starts, ends = self.get(s)
-        if pre is not True:
-            rows = np.flatnonzero(pre)
-            out = np.zeros(self.n, np.bool_)
-            if rows.shape[0]:
-                sub = _Evaluator.__new__(_Evaluator)
-                sub.n = rows.shape[0]
-                sub.memo = {s.id: (data, starts[rows], ends[rows])}
-                sub.groups = {}
-                out[rows] = sub.regex(s, pattern, True)
+        pre = self.get(pre_node)
+        rows = np.arange(self.n) if pre is True else np.flatnonzero(pre)
+        out = np.zeros(self.n, np.bool_)
+        if not rows.shape[0]:
             return out
-        if self.n and (starts[0] != 0 or not np.array_equal(starts[1:], ends[:-1])):
-            offs, data = _k_gather(data, starts, ends)
-            data = _readonly(data)
-        else:
-            offs = np.empty(self.n + 1, np.int64)
-            offs[:1] = starts[:1] if self.n else 0
-            offs[1:] = ends
-        arr = pa.LargeStringArray.from_buffers(
-            self.n, pa.py_buffer(offs), pa.py_buffer(data)
+        st, en = starts[rows], ends[rows]
+        out[rows] = _re2_match(data, st, en, re2)
+        # RE2 ran with ASCII classes; Python's re answers the non-ASCII rows exactly.
+        odd = np.flatnonzero(_k_nonascii(data, st, en))
+        if odd.shape[0]:
+            rx = _compiled(pattern, flags)
+            fn = rx.search if mode == "search" else rx.match if mode == "match" else rx.fullmatch
+            for i in odd:
+                text = data[int(st[i]) : int(en[i])].tobytes().decode("utf-8")
+                out[rows[i]] = fn(text) is not None
+        return out
+
+
+_RX: dict[tuple[str, int], re.Pattern[str]] = {}
+
+
+def _compiled(pattern: str, flags: int) -> re.Pattern[str]:
+    rx = _RX.get((pattern, flags))
+    if rx is None:
+        rx = _RX[(pattern, flags)] = re.compile(pattern, flags)
+    return rx
+
+
+def _re2_match(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, re2: str) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = starts.shape[0]
+    if n and (starts[0] != 0 or not np.array_equal(starts[1:], ends[:-1])):
+        offs, data = _k_gather(data, starts, ends)
+    else:
+        offs = np.empty(n + 1, np.int64)
+        offs[:1] = starts[:1] if n else 0
+        offs[1:] = ends
+    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offs), pa.py_buffer(data))
+    parts = _split(n, _threads())
+    if len(parts) == 1:
+        return np.asarray(pc.match_substring_regex(arr, pattern=re2).to_numpy(zero_copy_only=False), np.bool_)
+    results = list(
+        _pool().map(
+            lambda ab: pc.match_substring_regex(arr.slice(ab[0], ab[1] - ab[0]), pattern=re2).to_numpy(
+                zero_copy_only=False
+            ),
+            parts,
         )
-        parts = _split(self.n, _threads())
-        if len(parts) == 1:
-            res = pc.match_substring_regex(arr, pattern=pattern)
-            return np.asarray(res.to_numpy(zero_copy_only=False), dtype=np.bool_)
-        results = list(
-            _pool().map(
-                lambda ab: pc.match_substring_regex(arr.slice(ab[0], ab[1] - ab[0]), pattern=pattern)
-                .to_numpy(zero_copy_only=False),
-                parts,
-            )
-        )
-        return np.concatenate(results).astype(np.bool_, copy=False)
+    )
+    return np.concatenate(results).astype(np.bool_, copy=False)
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
