@@ -49,6 +49,7 @@ def _invoke(*args: str) -> Any:
     return json.loads(res.output)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "runner_name",
     [pytest.param("docker", marks=pytest.mark.docker), pytest.param("bwrap", marks=pytest.mark.bwrap), "subprocess"],

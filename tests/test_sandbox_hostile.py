@@ -200,6 +200,7 @@ def test_corpus_is_stopped_where_expected(runner_name: str, canaries: Canaries) 
     canaries.assert_untouched()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("runner_name", RUNNER_PARAMS)
 def test_corpus_is_contained_without_the_static_gate(runner_name: str, canaries: Canaries) -> None:
     res = _run(runner_name, canaries, "ungated")
