@@ -16,7 +16,6 @@ enforces deadlines and isolates faults identically for all of them.
 
 from __future__ import annotations
 
-import atexit
 import functools
 import os
 import queue
@@ -26,6 +25,7 @@ import subprocess
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -95,6 +95,11 @@ _SPAWNER: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
 threading.Thread(target=_spawner_loop, args=(_SPAWNER,), name="sandbox-spawner", daemon=True).start()
 
 
+def _stop_all(pool: list[Spawned]) -> None:
+    for w in list(pool):
+        w.kill()
+
+
 class _Base:
     name = "base"
 
@@ -105,7 +110,9 @@ class _Base:
         self._pool: list[Spawned] = []
         self._pool_lock = threading.Lock()
         self._small_applies = 0
-        atexit.register(self.close)
+        # Pre-started workers are stopped when the runner goes away or the process exits
+        # (finalize, not atexit.register(self.close), which would keep every runner alive).
+        weakref.finalize(self, _stop_all, self._pool)
 
     def worker_limits(self) -> dict[str, Any]:
         return self.limits.worker_dict()
@@ -121,7 +128,7 @@ class _Base:
         with self._pool_lock:
             ready = [w for w in self._pool if w.proc.poll() is None]
             w = ready.pop(0) if ready else None
-            self._pool = ready
+            self._pool[:] = ready
             self._small_applies += 1
         # Refill from the second small apply on: a one-shot apply of a small file should
         # not leave a spare sandbox starting behind it.
@@ -143,9 +150,9 @@ class _Base:
     def close(self) -> None:
         """Stop pre-started workers (they also exit on their own when this process ends)."""
         with self._pool_lock:
-            pool, self._pool = self._pool, []
-        for w in pool:
-            w.kill()
+            pool = self._pool[:]
+            self._pool.clear()
+        _stop_all(pool)
 
     def _start(self, data: DataFile | None) -> Spawned:
         raise NotImplementedError
