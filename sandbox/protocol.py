@@ -71,7 +71,7 @@ def parse_message(payload: bytes) -> tuple[bytes, dict[str, Any], memoryview]:
         raise ProtocolError("header length runs past the end of the message")
     try:
         header = json.loads(bytes(payload[5 : 5 + n]))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # a hostile worker could nest deeply
         raise ProtocolError(f"header is not JSON: {exc}") from None
     if not isinstance(header, dict):
         raise ProtocolError("header is not a JSON object")

@@ -250,6 +250,9 @@ def test_protocol_frames_round_trip() -> None:
         P.read_frame(io.BytesIO(P.frame(b"abc")[:-1]))
     with pytest.raises(P.ProtocolError):
         P.parse_message(b"L\xff\x00\x00\x00{}")
+    nested = b"[" * 100_000  # a compromised worker must not crash the host's JSON parser
+    with pytest.raises(P.ProtocolError):
+        P.parse_message(b"L" + len(nested).to_bytes(4, "little") + nested)
 
 
 def test_channel_deadline_and_flood() -> None:
