@@ -311,12 +311,12 @@ class Supervisor:
             return
         try:
             table = pa.ipc.open_stream(pa.py_buffer(body)).read_all()
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise P.ProtocolError(f"labels are not an Arrow IPC stream: {exc}") from None
-        if not table.schema.equals(LABEL_SCHEMA) or table.num_rows != rows:
-            raise P.ProtocolError(f"labels must be {rows} rows of label:int8, got {table.num_rows} rows of {table.schema}")
-        col = table.column(0).combine_chunks()
-        col.validate(full=True)
+            if not table.schema.equals(LABEL_SCHEMA) or table.num_rows != rows:
+                raise P.ProtocolError(f"labels must be {rows} rows of label:int8, got {table.num_rows} rows of {table.schema}")
+            col = table.column(0).combine_chunks()
+            col.validate(full=True)
+        except (pa.ArrowException, OSError) as exc:  # whatever a broken worker sends
+            raise P.ProtocolError(f"labels are not a valid Arrow IPC stream: {exc}") from None
         if col.null_count:
             raise P.ProtocolError("labels contain nulls")
         votes = col.to_numpy(zero_copy_only=False)

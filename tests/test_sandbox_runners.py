@@ -291,6 +291,53 @@ def test_docker_memory_limit_is_a_cgroup_kill() -> None:
     np.testing.assert_array_equal(res.matrix[:, 1], in_process(PROGRAMS["kw"], TEXTS[:10], 2))
 
 
+FAKE_WORKER = """
+import json, struct, sys
+sys.path.insert(0, sys.argv[1])
+import protocol as P
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+def send(b):
+    out.write(P.frame(b)); out.flush()
+_, setup, _ = P.parse_message(P.read_frame(inp))
+send(P.READY)
+for p in setup["programs"]:
+    send(P.message(P.HELLO, {"id": p["id"], "error": None}))
+mode = sys.argv[2]
+while True:
+    f = P.read_frame(inp)
+    if f is None or f[:1] == P.END:
+        break
+    _, head, _ = P.parse_message(f)
+    for lid in head["run"]:
+        if mode == "garbage":
+            send(P.message(P.LABELS, {"id": lid, "batch": head["batch"], "errors": 0}, b"not arrow at all"))
+        elif mode == "wrong-id":
+            send(P.message(P.LABELS, {"id": "someone-else", "batch": head["batch"], "errors": 0}))
+        else:
+            send(b"\\x00" * 3)
+"""
+
+
+@pytest.mark.parametrize("mode", ["garbage", "wrong-id", "short"])
+def test_a_lying_worker_is_a_protocol_violation_not_a_host_crash(mode: str, tmp_path: Any) -> None:
+    from alchemist_engine.sandbox.supervisor import Spawned, Supervisor, kill_group
+
+    script = tmp_path / "fake_worker.py"
+    script.write_text(FAKE_WORKER)
+    worker_dir = sandbox_runtime().worker_dir
+
+    def spawn(data: Any) -> Spawned:
+        proc = subprocess.Popen([sys.executable, "-I", str(script), worker_dir, mode], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        return Spawned(proc, lambda: kill_group(proc))
+
+    sup = Supervisor("fake", spawn, Limits(batch_timeout=2, workers=1), Policy.default(), {})
+    res = sup.apply(specs(["kw"]), pa.array(["a", "b"]), cardinality=2)
+    f = res.faults["kw"]
+    assert f.quarantined and "protocol violation" in f.first_error, f.first_error
+    assert (res.matrix == -1).all()
+
+
 def test_apply_result_to_dict() -> None:
     r = ApplyResult(matrix=np.zeros((3, 1), np.int8), labeler_ids=["a"], runner="x")
     assert r.to_dict()["rows"] == 3 and r.to_dict()["faults"] == {}
