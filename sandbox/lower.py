@@ -525,10 +525,7 @@ def _taint(node: Node) -> int:
     elif op == "streq2":
         got = TAINT_A if _marks(args[0]) | _marks(args[1]) else 0
     elif op == "regex":
-        # Non-ASCII rows of the text itself are answered by Python's re (exact); a
-        # case-mapped or stripped string is not the same string there, and under
-        # IGNORECASE 'k' also matches the Kelvin sign (a C-unsafe char).
-        got = (TAINT_A if _marks(args[0]) else 0) | (TAINT_C if args[4] & re.I else 0)
+        got = 0  # exact on every row: see _Evaluator.regex
     else:
         got = 0
         for a in args:
@@ -1978,23 +1975,34 @@ class _Evaluator:
                 self.memo[node.id] = counts[:, j]
 
     def regex(self, node: Node) -> np.ndarray:
+        """RE2 (ASCII classes) on ASCII rows; Python's own re on the others, over the
+        string the program would have built (text.lower().strip() ... redone in Python),
+        so a regex never sends a row to the interpreter."""
         s, re2, pre_node, pattern, flags, mode = node.args
         data, starts, ends = self.get(s)
         pre = self.get(pre_node)
-        rows = np.arange(self.n) if pre is True else np.flatnonzero(pre)
+        cand = np.arange(self.n) if pre is True else np.flatnonzero(pre)
         out = np.zeros(self.n, np.bool_)
-        if not rows.shape[0]:
-            return out
-        st, en = starts[rows], ends[rows]
-        out[rows] = _re2_match(data, st, en, re2)
-        # RE2 ran with ASCII classes; Python's re answers the non-ASCII rows exactly.
-        odd = np.flatnonzero(_k_nonascii(data, st, en))
-        if odd.shape[0]:
+        if cand.shape[0]:
+            out[cand] = _re2_match(data, starts[cand], ends[cand], re2)
+        chain: list[str] = []
+        x = s
+        while x.op != "text":
+            chain.append(x.op)
+            x = x.args[0]
+        odd = self.get(_mk("nonascii", "B", TEXT))
+        if not chain and not flags & re.I and pre is not True:
+            odd = odd & pre  # the required literal is exact on Unicode rows too
+        rows = np.flatnonzero(odd)
+        if rows.shape[0]:
+            tdata, tstarts, tends = self.get(TEXT)
             rx = _compiled(pattern, flags)
             fn = rx.search if mode == "search" else rx.match if mode == "match" else rx.fullmatch
-            for i in odd:
-                text = data[int(st[i]) : int(en[i])].tobytes().decode("utf-8")
-                out[rows[i]] = fn(text) is not None
+            for i in rows:
+                text = tdata[int(tstarts[i]) : int(tends[i])].tobytes().decode("utf-8")
+                for op in reversed(chain):
+                    text = getattr(text, op)()
+                out[i] = fn(text) is not None
         return out
 
 

@@ -271,9 +271,12 @@ def test_non_ascii_rows_fall_back_only_where_unicode_matters() -> None:
     assert fb.tolist() == [False, True, False]
     _, fb = _check(PROGRAMS["strip_affix"], ["é ", "\xa0é", "x\u3000"])  # Unicode spaces
     assert fb.tolist() == [False, True, True]
-    # Python's re answers non-ASCII rows; IGNORECASE still falls back on 'K' (Kelvin)
+    # Python's re answers non-ASCII rows of regexes, 'K' (Kelvin) under IGNORECASE too
     _, fb = _check(PROGRAMS["regex"], ["é", "abc", "\u212a", "www.\u212a", "١٢ $", "great\xa0"])
-    assert fb.tolist() == [False, False, True, True, False, False]
+    assert not fb.any()
+    src = "import re\ndef label_function(t):\n    return 1 if re.search(r'^k\\w', t.lower().strip()) else 0\n"
+    votes, fb = _check(src, ["\u212aé", " Ké", "ké", "İx"])
+    assert votes.tolist() == [1, 1, 1, 0] and not fb.any()
     _, fb = _check(PROGRAMS["words"], ["é a b c", "subscribe\xa0now x y"])
     assert fb.tolist() == [False, True]
     prog = lower("def label_function(t):\n    return 1 if 'é' in t or len(t) > 3 else 0\n")
