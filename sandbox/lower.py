@@ -148,6 +148,9 @@ class _CharPred:
 
     ascii: frozenset[int]
     nonascii: bool | None
+    # The predicate itself, for Unicode tables: ("true",) ("m", method) ("set", chars)
+    # ("not", t) ("and", t, u).
+    tree: Any = ("true",)
 
 
 def _const_kind(v: Any) -> str | None:
@@ -254,6 +257,7 @@ _CHAR_METHODS: dict[str, frozenset[int]] = {
         "isdecimal",
         "isnumeric",
         "isprintable",
+        "istitle",
     )
 }
 _ALL = frozenset(range(128))
@@ -519,7 +523,10 @@ def _taint(node: Node) -> int:
         if op == "wordin" and not args[1].isascii():
             got = TAINT_A
     elif op == "charcount":
-        got = TAINT_A if args[2] is None else _marks(args[0])
+        m = _marks(args[0])
+        # Unicode tables judge the chars as they are; case-mapped chars were only
+        # mapped for ASCII, so those rows must fall back.
+        got = m if args[2] is not None else (m & TAINT_W) | (TAINT_A if m & TAINT_C else 0)
     elif op == "nonempty":
         got = _marks(args[0])
     elif op == "streq2":
@@ -573,11 +580,12 @@ def contains(s: Node, lit: Val) -> Val:
 
 
 def char_count(s: Node, pred: _CharPred) -> Node:
-    return _mk("charcount", "I", s, pred.ascii, pred.nonascii)
+    # nonascii None: a non-ASCII char's answer comes from a Unicode table of ``tree``
+    return _mk("charcount", "I", s, pred.ascii, pred.nonascii, pred.tree if pred.nonascii is None else None)
 
 
 def str_len(s: Node) -> Node:
-    return char_count(s, _CharPred(_ALL, True))
+    return char_count(s, _CharPred(_ALL, True, ("true",)))
 
 
 # ------------------------------------------------------------------ symbolic execution
@@ -838,7 +846,7 @@ class _Lowerer:
             raise NotLowerable("list comprehension")
         it, fault = self.ev(gen.iter)
         if isinstance(it, Node) and it.kind == "S":
-            it = _CharList(it, _CharPred(_ALL, True))
+            it = _CharList(it, _CharPred(_ALL, True, ("true",)))
         if not isinstance(it, _CharList):
             raise NotLowerable("list comprehension over non-characters")
         pred = it.pred
@@ -1063,13 +1071,16 @@ class _Lowerer:
         if name == "split" and not args:
             return _Words(base)
         if name in ("isupper", "islower") and not args:
-            up = char_count(base, _CharPred(_CHAR_METHODS["isupper"], None))
-            lo = char_count(base, _CharPred(_CHAR_METHODS["islower"], None))
+            up = char_count(base, _method_pred("isupper"))
+            lo = char_count(base, _method_pred("islower"))
+            # str.isupper() is also False on a titlecase char ('ǅ')
+            title = char_count(base, _CharPred(frozenset(), None, ("and", ("m", "istitle"), ("not", ("m", "isupper")))))
             want, other = (up, lo) if name == "isupper" else (lo, up)
-            return b_and(_mk("cmp", "B", "gt", want, 0), _mk("cmp", "B", "eq", other, 0))
+            ok = b_and(_mk("cmp", "B", "eq", other, 0), _mk("cmp", "B", "eq", title, 0))
+            return b_and(_mk("cmp", "B", "gt", want, 0), ok)
         if name in ("isdigit", "isalpha", "isspace", "isalnum", "isdecimal", "isnumeric") and not args:
             n = str_len(base)
-            k = char_count(base, _CharPred(_CHAR_METHODS[name], None))
+            k = char_count(base, _method_pred(name))
             return b_and(_mk("cmp", "B", "gt", n, 0), _mk("cmp", "B", "eq", k, n))
         raise NotLowerable(f"str.{name}")
 
@@ -1146,7 +1157,7 @@ class _Lowerer:
         it, fault = self.ev(gen.iter)
         var = gen.target.id
         if isinstance(it, Node) and it.kind == "S":
-            it = _CharList(it, _CharPred(_ALL, True))
+            it = _CharList(it, _CharPred(_ALL, True, ("true",)))
         if isinstance(it, _CharList):
             return self.char_reduce(fn, var, g.elt, gen.ifs, it), fault
         if isinstance(it, str):
@@ -1203,7 +1214,7 @@ class _Lowerer:
     def char_pred(self, e: ast.expr, var: str) -> _CharPred:
         if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and not e.args and not e.keywords:
             if isinstance(e.func.value, ast.Name) and e.func.value.id == var and e.func.attr in _CHAR_METHODS:
-                return _CharPred(_CHAR_METHODS[e.func.attr], None)
+                return _method_pred(e.func.attr)
         if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
             return _pred_not(self.char_pred(e.operand, var))
         if isinstance(e, ast.BoolOp):
@@ -1236,23 +1247,27 @@ class _Poison:
     pass
 
 
+def _method_pred(name: str) -> _CharPred:
+    return _CharPred(_CHAR_METHODS[name], None, ("m", name))
+
+
 def _pred_of_chars(chars: set[Any]) -> _CharPred:
-    single = {c for c in chars if isinstance(c, str) and len(c) == 1}
+    single = frozenset(c for c in chars if isinstance(c, str) and len(c) == 1)
     asc = frozenset(ord(c) for c in single if ord(c) < 128)
     if any(ord(c) >= 128 for c in single):
-        return _CharPred(asc, None)  # which non-ASCII char matches depends on the row
-    return _CharPred(asc, False)
+        return _CharPred(asc, None, ("set", single))  # which non-ASCII char: a table
+    return _CharPred(asc, False, ("set", single))
 
 
 def _pred_and(a: _CharPred, b: _CharPred) -> _CharPred:
     na = None if a.nonascii is None or b.nonascii is None else (a.nonascii and b.nonascii)
     if a.nonascii is False or b.nonascii is False:
         na = False
-    return _CharPred(a.ascii & b.ascii, na)
+    return _CharPred(a.ascii & b.ascii, na, ("and", a.tree, b.tree))
 
 
 def _pred_not(a: _CharPred) -> _CharPred:
-    return _CharPred(_ALL - a.ascii, None if a.nonascii is None else not a.nonascii)
+    return _CharPred(_ALL - a.ascii, None if a.nonascii is None else not a.nonascii, ("not", a.tree))
 
 
 def _fold_arith(op: str, a: Any, b: Any) -> Any:
@@ -1601,24 +1616,46 @@ def _k_eq2(
 
 @nb.njit(parallel=True, nogil=True, cache=_CACHE)
 def _k_charcount(
-    data: np.ndarray, starts: np.ndarray, ends: np.ndarray, table: np.ndarray, nonascii: np.ndarray
+    data: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    table: np.ndarray,
+    mode: np.ndarray,
+    ubits: np.ndarray,
 ) -> np.ndarray:
-    """out[i, j]: chars of row i accepted by predicate j (bit j of table[byte])."""
+    """out[i, j]: chars of row i accepted by predicate j.
+
+    ASCII: bit j of table[byte]. A non-ASCII char (its UTF-8 lead byte): mode[j] 0 no,
+    1 yes, 2 bit j of ubits[code point] (a Unicode table built from Python's answers).
+    """
     n = starts.shape[0]
-    k = nonascii.shape[0]
+    k = mode.shape[0]
     out = np.zeros((n, k), np.int64)
     for i in nb.prange(n):
-        for p in range(starts[i], ends[i]):
-            b = data[p]
+        e = ends[i]
+        for p in range(starts[i], e):
+            b = np.int64(data[p])
             if b < 128:
                 bits = table[b]
                 if bits:
                     for j in range(k):
                         out[i, j] += (bits >> j) & 1
             elif b >= 192:  # a UTF-8 lead byte: one code point
+                if b < 0xE0:
+                    cp = ((b & 0x1F) << 6) | (np.int64(data[min(p + 1, e - 1)]) & 0x3F)
+                elif b < 0xF0:
+                    cp = ((b & 0x0F) << 12) | ((np.int64(data[min(p + 1, e - 1)]) & 0x3F) << 6)
+                    cp |= np.int64(data[min(p + 2, e - 1)]) & 0x3F
+                else:
+                    cp = ((b & 0x07) << 18) | ((np.int64(data[min(p + 1, e - 1)]) & 0x3F) << 12)
+                    cp |= (np.int64(data[min(p + 2, e - 1)]) & 0x3F) << 6
+                    cp |= np.int64(data[min(p + 3, e - 1)]) & 0x3F
+                ub = ubits[cp] if cp < ubits.shape[0] else np.uint64(0)
                 for j in range(k):
-                    if nonascii[j]:
+                    if mode[j] == 1:
                         out[i, j] += 1
+                    elif mode[j] == 2:
+                        out[i, j] += np.int64((ub >> np.uint64(j)) & np.uint64(1))
     return out
 
 
@@ -1707,6 +1744,7 @@ def seed_cache(seed: str | None) -> int:
     target_root = os.environ.get("NUMBA_CACHE_DIR")
     if not seed or not target_root or not os.path.isdir(seed):
         return 0
+    _TABLE_DIR.append(seed)
     here = os.path.dirname(os.path.abspath(__file__))
     sub = os.path.basename(here) + "_" + hashlib.sha1(here.encode()).hexdigest()
     target = os.path.join(target_root, sub)
@@ -1965,12 +2003,13 @@ class _Evaluator:
         for lo in range(0, len(nodes), 60):
             chunk = nodes[lo : lo + 60]
             table = np.zeros(128, np.int64)
-            nonascii = np.zeros(len(chunk), np.bool_)
+            mode = np.zeros(len(chunk), np.int8)
             for j, node in enumerate(chunk):
                 for c in node.args[1]:
                     table[c] |= 1 << j
-                nonascii[j] = bool(node.args[2])  # None: those rows fall back anyway
-            counts = _k_charcount(data, starts, ends, table, nonascii)
+                mode[j] = 2 if node.args[2] is None else int(node.args[2])
+            trees = tuple(node.args[3] if node.args[2] is None else None for node in chunk)
+            counts = _k_charcount(data, starts, ends, table, mode, _group_table(trees))
             for j, node in enumerate(chunk):
                 self.memo[node.id] = counts[:, j]
 
@@ -2040,6 +2079,63 @@ def _re2_match(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, re2: str)
         )
     )
     return np.concatenate(results).astype(np.bool_, copy=False)
+
+
+_GROUP_TABLES: dict[tuple[Any, ...], np.ndarray] = {}
+_METHOD_TABLES: dict[str, np.ndarray] = {}
+_TABLE_DIR: list[str] = []  # where the host saved Unicode tables (see save_unicode_tables)
+_NCP = 0x110000
+
+
+def _group_table(trees: tuple[Any, ...]) -> np.ndarray:
+    """uint64 per code point: bit j = predicate j accepts it (only for trees given)."""
+    got = _GROUP_TABLES.get(trees)
+    if got is None:
+        if all(t is None for t in trees):
+            got = np.zeros(1, np.uint64)
+        else:
+            got = np.zeros(_NCP, np.uint64)
+            for j, t in enumerate(trees):
+                if t is not None:
+                    got |= _unicode_table(t).astype(np.uint64) << np.uint64(j)
+        _GROUP_TABLES[trees] = got
+    return got
+
+
+def _unicode_table(tree: Any) -> np.ndarray:
+    op = tree[0]
+    if op == "true":
+        return np.ones(_NCP, np.bool_)
+    if op == "m":
+        return _method_table(tree[1])
+    if op == "set":
+        out = np.zeros(_NCP, np.bool_)
+        out[[ord(c) for c in tree[1]]] = True
+        return out
+    if op == "not":
+        return ~_unicode_table(tree[1])
+    return _unicode_table(tree[1]) & _unicode_table(tree[2])
+
+
+def _method_table(name: str) -> np.ndarray:
+    """chr(cp).<name>() for every code point: from the host's file, else computed here."""
+    got = _METHOD_TABLES.get(name)
+    if got is None:
+        for d in _TABLE_DIR:
+            path = os.path.join(d, f"unicode-{name}.npy")
+            if os.path.isfile(path):
+                got = np.unpackbits(np.load(path, allow_pickle=False))[:_NCP].astype(np.bool_)
+                break
+        if got is None:
+            got = np.fromiter((getattr(chr(c), name)() for c in range(_NCP)), np.bool_, _NCP)
+        _METHOD_TABLES[name] = got
+    return got
+
+
+def save_unicode_tables(directory: str) -> None:
+    """Write every char-method table (the host does this once, next to the kernels)."""
+    for name in _CHAR_METHODS:
+        np.save(os.path.join(directory, f"unicode-{name}.npy"), np.packbits(_method_table(name)))
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

@@ -279,6 +279,11 @@ def test_non_ascii_rows_fall_back_only_where_unicode_matters() -> None:
     assert votes.tolist() == [1, 1, 1, 0] and not fb.any()
     _, fb = _check(PROGRAMS["words"], ["é a b c", "subscribe\xa0now x y"])
     assert fb.tolist() == [False, True]
+    # char classes of the text itself use Unicode tables built from Python's answers
+    votes, fb = _check(PROGRAMS["caps_ratio"], ["ÉÉÉÉé", "ǅǅx", "١٢٣", "ΣΣΣσ!?"])
+    assert not fb.any()
+    _, fb = _check(PROGRAMS["string_consts"], ["ÀÉ", "ǅ", "١٢", "x١"])
+    assert not fb.any()
     prog = lower("def label_function(t):\n    return 1 if 'é' in t or len(t) > 3 else 0\n")
     assert prog is not None
     votes, fb = prog.run(*_buffers(["é", "ab", "abcdé", "ÉÉÉ"]))
