@@ -250,3 +250,23 @@ def test_sandbox_boundary_holds_with_policy_opened(runner_name: str, canaries: C
     assert not probe.exists(), f"{runner_name} let a program create a file in the host's /tmp"
     np.testing.assert_array_equal(res.matrix[:, col["control"]], EXPECTED_CONTROL)
     canaries.assert_untouched()
+
+
+FORK_BOMB = "import os\ndef label_function(text):\n    while True:\n        os.fork()\n"
+
+
+@pytest.mark.parametrize("runner_name", RUNNER_PARAMS)
+def test_fork_bomb_does_not_starve_a_neighbour(runner_name: str, canaries: Canaries) -> None:
+    # The policy is opened (os.fork allowed) so that only the sandbox's process limits
+    # stand: docker's --pids-limit per container, bwrap's and the subprocess runner's
+    # RLIMIT_NPROC on a fresh UID per worker. The control labeler runs in the other
+    # worker (workers=2) and must be unaffected.
+    if runner_name == "subprocess" and os.geteuid() != 0:
+        pytest.skip("without a fresh UID per worker, RLIMIT_NPROC would hit this user's processes")
+    runner = make_runner(runner_name, policy=Policy.default().extend(modules={"os": ["fork"]}), **LIMITS)
+    bomb = LabelerSpec("bomb", "youtube", FORK_BOMB)
+    res = runner.apply([bomb, CONTROL], pa.array(TEXTS), cardinality=2, batch_size=8, lower=False)
+    assert res.faults["bomb"].quarantined
+    assert "control" not in res.faults
+    np.testing.assert_array_equal(res.matrix[:, 1], EXPECTED_CONTROL)
+    canaries.assert_untouched()
