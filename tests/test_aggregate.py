@@ -16,6 +16,8 @@ from alchemist_engine.engine.aggregate import (
 )
 from alchemist_engine.engine.evaluate import score_probs, tie_break
 from alchemist_engine.labelers import ModelError, TaskSpec, get_task
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 # The shared WRENCH copies live beside the checkout (../shared/datasets) unless told otherwise.
 DATASETS = Path(
@@ -188,3 +190,28 @@ def test_auto_judges_by_the_task_metric() -> None:
     assert by_acc.params()["chosen"] == max(accs, key=lambda k: accs[k])
     # on sms, accuracy rewards predicting ham everywhere; F1 on spam does not
     assert by_f1.params()["chosen"] != by_acc.params()["chosen"]
+
+
+@given(
+    st.integers(2, 4).flatmap(
+        lambda k: st.tuples(
+            st.just(k),
+            st.lists(st.lists(st.integers(-1, k - 1), min_size=3, max_size=3), min_size=1,
+                     max_size=40),
+        )
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_mv_and_tie_break_match_wrench_and_snorkel(case: tuple[int, list[list[int]]]) -> None:
+    from snorkel.utils import probs_to_preds
+
+    k, rows = case
+    L = np.array(rows, dtype=np.int8)
+    probs = get_label_model("mv", k).fit(L).predict_proba(L)
+    # WRENCH's MajorityVoting, written out: counts, all-abstain rows uniform, normalised
+    counts = np.array([[sum(v == c for v in row) for c in range(k)] for row in rows], float)
+    counts[counts.sum(axis=1) == 0] = 1
+    np.testing.assert_allclose(probs, counts / counts.sum(axis=1, keepdims=True))
+    np.testing.assert_array_equal(tie_break(probs), probs_to_preds(probs))
+    A = (L[:, :, None] == np.arange(k)).reshape(len(L), 3 * k).astype(float)
+    np.testing.assert_array_equal(cooccurrence(L, k), A.T @ A)
