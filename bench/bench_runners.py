@@ -77,6 +77,19 @@ def main() -> None:
     names = args.runners or available_runners()
     specs = [LabelerSpec(f"lf{j}", "bench", src) for j, src in enumerate(PROGRAMS)]
     print(f"{len(PROGRAMS)} labelers, batch {args.batch_size}, {args.workers} workers; runners: {', '.join(names)}")
+    print()
+    print("| runner | worker start-up, median of 5 cold starts (s) | min-max |")
+    print("|---|---:|---:|")
+    for name in names:
+        # prewarm=0: a fresh sandbox every time; stream_below=0: the shared-file path.
+        runner = get_runner(name, workers=1, prewarm=0, stream_below=0)
+        starts = []
+        for _ in range(5):
+            res = runner.apply(specs[:1], make_texts(10), cardinality=2, lower=False)
+            starts.append(res.startup_seconds)
+        starts.sort()
+        print(f"| {name} | {starts[2]:.2f} | {starts[0]:.2f}-{starts[-1]:.2f} |", flush=True)
+    print()
     print("| rows | runner | wall s | vs in-process | start-up s | rows/s |")
     print("|---:|---|---:|---:|---:|---:|")
     for n in args.rows:
