@@ -2030,19 +2030,38 @@ class _Evaluator:
             chain.append(x.op)
             x = x.args[0]
         odd = self.get(_mk("nonascii", "B", TEXT))
-        if not chain and not flags & re.I and pre is not True:
-            odd = odd & pre  # the required literal is exact on Unicode rows too
+        if pre is not True:
+            # The required literal is ASCII: Python's string holds it iff the byte-level
+            # one does, unless a char folds into ASCII (C-unsafe: 'K', 'ß'); stripping
+            # Unicode spaces only shortens Python's string, so the test stays a superset.
+            if flags & re.I or any(op in ("lower", "upper") for op in chain):
+                odd = odd & (pre | self.get(_mk("caseunsafe", "B", TEXT)))
+            else:
+                odd = odd & pre
         rows = np.flatnonzero(odd)
         if rows.shape[0]:
-            tdata, tstarts, tends = self.get(TEXT)
+            all_rows, texts = self.unicode_texts()
             rx = _compiled(pattern, flags)
             fn = rx.search if mode == "search" else rx.match if mode == "match" else rx.fullmatch
-            for i in rows:
-                text = tdata[int(tstarts[i]) : int(tends[i])].tobytes().decode("utf-8")
+            for i, at in zip(rows.tolist(), np.searchsorted(all_rows, rows).tolist(), strict=True):
+                text = texts[at]
                 for op in reversed(chain):
                     text = getattr(text, op)()
                 out[i] = fn(text) is not None
         return out
+
+    def unicode_texts(self) -> tuple[np.ndarray, list[str]]:
+        """The batch's non-ASCII rows (indices, Python strings), decoded once by Arrow."""
+        got = self.memo.get(-1)
+        if got is None:
+            import pyarrow as pa
+
+            rows = np.flatnonzero(self.get(_mk("nonascii", "B", TEXT)))
+            data, starts, ends = self.get(TEXT)
+            offs, buf = _k_gather(data, starts[rows], ends[rows])
+            arr = pa.LargeStringArray.from_buffers(rows.shape[0], pa.py_buffer(offs), pa.py_buffer(buf))
+            got = self.memo[-1] = (rows, arr.to_pylist())
+        return got  # type: ignore[no-any-return]
 
 
 _RX: dict[tuple[str, int], re.Pattern[str]] = {}
