@@ -36,6 +36,9 @@ from ..labelers import SandboxError
 from ..labelers.spec import LabelerSpec
 from .image import IMAGE, _docker, engine_running, ensure_image, image_exists
 from .limits import Limits
+from .lower_cache import KERNEL_MOUNT
+from .lower_cache import cache_root as kernel_cache_root
+from .lower_cache import kernel_cache as lower_kernel_cache
 from .policy import Policy
 from .result import ApplyResult
 from .runtime import Runtime, sandbox_runtime
@@ -170,7 +173,18 @@ class _Base:
         # ``lower`` travels to the worker in the setup frame; programs it runs as kernels
         # come back in ApplyResult.lowered (the worker reports them in its hello).
         sup = Supervisor(self.name, self.spawn, self.limits, self.policy, self.worker_limits())
+        if lower:
+            sup.kernel_cache = self.kernel_cache()
         return sup.apply(programs, texts, cardinality=cardinality, batch_size=batch_size, lower=lower, progress=progress)
+
+    def kernel_cache(self) -> str | None:
+        """Where the worker finds the host-compiled lowering kernels (None: it compiles)."""
+        try:
+            built = lower_kernel_cache()
+        except SandboxError:
+            return None  # the worker falls back to compiling, or to interpreting
+        mounted = self.name in ("docker", "bwrap")
+        return f"{KERNEL_MOUNT}/{built.name}" if mounted else str(built)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
@@ -255,6 +269,7 @@ class BwrapRunner(_Base):
             cmd += ["--ro-bind", path, f"/sp/{name}"]
         for f in rt.files:
             cmd += ["--ro-bind", str(Path(rt.worker_dir) / f), f"/sbx/{f}"]
+        cmd += ["--ro-bind", str(kernel_cache_root()), KERNEL_MOUNT]  # compiled kernels, see lower_cache
         cmd += [
             "--proc", "/proc", "--dev", "/dev", "--size", str(16 << 20), "--tmpfs", "/tmp",
             "--remount-ro", "/", rt.python, "-I", "-S", *args,
@@ -289,7 +304,8 @@ class DockerRunner(_Base):
             "docker", "run", "-i", "--rm", "--name", name,
             "--network", "none", "--read-only", "--cap-drop", "ALL",
             "--security-opt", "no-new-privileges", "--pids-limit", str(self.limits.pids),
-            "--memory", mem, "--memory-swap", mem, "--cpus", "1",
+            # All cores: lowered kernels run on threads; a program itself cannot start any.
+            "--memory", mem, "--memory-swap", mem, "--cpus", str(os.cpu_count() or 1),
             "--user", "65534:65534", "--ipc", "none", "--log-driver", "none",
             "--ulimit", f"nofile={self.limits.nofile * 2}:{self.limits.nofile * 2}", "--ulimit", "core=0",
             "--tmpfs", "/tmp:rw,noexec,nosuid,size=16m",
@@ -306,6 +322,7 @@ class DockerRunner(_Base):
             cmd += ["-v", f"{Path(rt.worker_dir) / f}:/sbx/{f}:ro"]
         if data_dir is not None:
             cmd += ["-v", f"{data_dir}:/data:ro"]
+        cmd += ["-v", f"{kernel_cache_root()}:{KERNEL_MOUNT}:ro"]  # compiled kernels, see lower_cache
         cmd += [self.image, rt.python, "-I", "-S", "/sbx/worker.py", "/sp"]
         return cmd
 

@@ -142,6 +142,8 @@ class Supervisor:
         self.policy = policy
         self.worker_limits = worker_limits
         self.lower = False
+        #: Host-compiled kernels for the worker to copy (see lower_cache); set by the runner.
+        self.kernel_cache: str | None = None
 
     def apply(
         self,
@@ -178,7 +180,8 @@ class Supervisor:
         data = None if stream else DataFile(batches)
         shared = _Shared(n, _serialize(batches, stream), matrix, {i: j for j, i in enumerate(ids)}, progress, data)
         workers = max(1, min(self.limits.workers, len(runnable)))
-        groups = [runnable[g::workers] for g in range(workers)]
+        groups = _groups(runnable, workers, self.policy if lower else None)
+        workers = len(groups)
         startup = 0.0
         restarts = 0
         try:
@@ -202,7 +205,8 @@ class Supervisor:
                 result_faults[lid] = LabelerFault(max(f.errors, 1), first, True)
             elif f.errors:
                 result_faults[lid] = LabelerFault(f.errors, f.first or "", False)
-        lowered = [lid for lid in ids if faults[lid].lowered and lid not in result_faults]
+        # A lowered labeler whose faulting rows the interpreter answered is still lowered.
+        lowered = [lid for lid in ids if faults[lid].lowered and not (lid in result_faults and result_faults[lid].quarantined)]
         return ApplyResult(
             matrix=matrix, labeler_ids=ids, faults=result_faults, runner=self.name, lowered=lowered,
             seconds=time.perf_counter() - t0, startup_seconds=startup, restarts=restarts,
@@ -232,6 +236,7 @@ class Supervisor:
                     "data": w.data,
                     # A worker that can lower a program answers its hello with "lowered": true.
                     "lower": self.lower,
+                    "kernel_cache": self.kernel_cache,
                 }
                 deadline = time.monotonic() + self.limits.start_timeout
                 ch.send(P.message(P.SETUP, setup), deadline)
@@ -384,3 +389,20 @@ def _serialize(batches: list[pa.RecordBatch], stream: bool) -> list[tuple[int, i
         out.append((off, rb.num_rows, body))
         off += rb.num_rows
     return out
+
+
+def _groups(runnable: list[LabelerSpec], workers: int, policy: Policy | None) -> list[list[LabelerSpec]]:
+    """Split labelers between workers; with lowering (``policy`` given) every lowerable
+    one goes to the same worker, whose kernels share one pass over the text and use
+    every core, and the interpreted rest is split between the others."""
+    if policy is None or workers < 2:
+        return [runnable[g::workers] for g in range(workers)]
+    from .lower import Allowed, lower
+
+    allowed = Allowed.from_policy(policy.to_dict())
+    low = [p for p in runnable if lower(p.source, allowed) is not None]
+    rest = [p for p in runnable if p not in low]
+    if not low or not rest:
+        return [runnable[g::workers] for g in range(workers)] if not low else [low]
+    k = workers - 1
+    return [low] + [g for g in (rest[i::k] for i in range(k)) if g]
