@@ -91,7 +91,11 @@ def run_demo(
     recordings: str | Path | None = None,
     log: Callable[[str], None] | None = None,
 ) -> DemoReport:
-    """Run the demo in a fresh registry under ``WORKSPACE/demo`` (recreated on every run)."""
+    """Run the demo in a fresh registry under ``WORKSPACE/demo`` (recreated on every run).
+
+    Embeddings go to the outer workspace's content-addressed cache, so a second demo run
+    (or a test running it twice) embeds the same texts only once.
+    """
     from ..sandbox import get_runner
     from .cost import estimate_direct_annotation
     from .providers import ReplayProvider
@@ -131,7 +135,7 @@ def run_demo(
     t = time.perf_counter()
     mv = run_label(table, applied.matrix, applied.labeler_ids, task=task, label_model="mv", end_model="none")
     sn = run_label(table, applied.matrix, applied.labeler_ids, task=task, label_model="snorkel",
-                   end_model="mlp", features="minilm", seeds=seeds, cache=dws.cache, log=say)
+                   end_model="mlp", features="minilm", seeds=seeds, cache=ws.cache, log=say)
     timings["label"] = time.perf_counter() - t
 
     direct = estimate_direct_annotation(train_texts, task=task, model=DEMO_MODEL)

@@ -14,10 +14,16 @@ from click.testing import CliRunner
 BUNDLED = ASSETS / "datasets" / "youtube"
 
 
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One workspace for the module: its cache keeps the MiniLM embeddings between demo runs."""
+    return tmp_path_factory.mktemp("demo-ws")
+
+
 @pytest.mark.slow
-def test_demo_json_reports_every_stage(tmp_path: Path) -> None:
+def test_demo_json_reports_every_stage(root: Path) -> None:
     result = CliRunner().invoke(
-        cli, ["--workspace", str(tmp_path), "demo", "--data", str(BUNDLED), "--seeds", "2",
+        cli, ["--workspace", str(root), "demo", "--data", str(BUNDLED), "--seeds", "2",
               "--runner", "subprocess", "--json"],
     )
     assert result.exit_code == 0, result.output
@@ -37,12 +43,12 @@ def test_demo_json_reports_every_stage(tmp_path: Path) -> None:
     assert d["direct_annotation"]["cost_usd"] > 10 * d["cost_usd"]
     assert 0 < d["train_coverage"] <= 1
     # the demo's registry is a real one: the CLI can read it back
-    ws = Workspace(tmp_path / "demo")
+    ws = Workspace(root / "demo")
     assert {lf.id for lf in ws.registry.labelers(task="youtube")} == {a["id"] for a in d["accepted"]}
 
 
 @pytest.mark.slow
-def test_demo_numbers_are_computed_from_the_recordings(tmp_path: Path) -> None:
+def test_demo_numbers_are_computed_from_the_recordings(root: Path, tmp_path: Path) -> None:
     """Change one recorded reply and the accepted set, coverage and accuracy move with it."""
     doc = json.loads(DEMO_RECORDINGS.read_text())
     for rec in doc["recordings"].values():
@@ -51,7 +57,8 @@ def test_demo_numbers_are_computed_from_the_recordings(tmp_path: Path) -> None:
     changed = tmp_path / "changed.json"
     changed.write_text(json.dumps(doc))
     kwargs = {"data": BUNDLED, "seeds": 1, "runner": "subprocess"}
-    base = run_demo(Workspace(tmp_path / "a"), **kwargs).to_dict()  # type: ignore[arg-type]
-    other = run_demo(Workspace(tmp_path / "b"), recordings=changed, **kwargs).to_dict()  # type: ignore[arg-type]
+    ws = Workspace(root)  # the cache already holds this data's embeddings
+    base = run_demo(ws, **kwargs).to_dict()  # type: ignore[arg-type]
+    other = run_demo(ws, recordings=changed, **kwargs).to_dict()  # type: ignore[arg-type]
     assert other["train_coverage"] == 1.0 != base["train_coverage"]
     assert other["label_model_test"]["mv"] != base["label_model_test"]["mv"]
