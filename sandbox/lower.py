@@ -518,9 +518,9 @@ def _taint(node: Node) -> int:
     if op in ("contains", "count", "startswith", "endswith", "streq"):
         m = _marks(args[0])
         got = m if args[1].isascii() else (TAINT_A if m else 0)
-    elif op in ("wordin", "words"):
+    elif op in ("wordin", "words", "wordcount"):
         got = TAINT_W | _marks(args[0])
-        if op == "wordin" and not args[1].isascii():
+        if op != "words" and not args[1].isascii():
             got = TAINT_A
     elif op == "charcount":
         m = _marks(args[0])
@@ -731,6 +731,8 @@ class _Lowerer:
         items = self.expr(s.iter, active)
         if isinstance(items, str):
             items = _Seq(tuple(items))
+        if isinstance(items, _Words):
+            return self.words_loop(s, items, active)
         if not isinstance(items, _Seq) or len(items.items) > 512:
             raise NotLowerable("for loop over row data")
         name = s.target.id
@@ -748,6 +750,58 @@ class _Lowerer:
         # the loop variable's value after the loop depends on where it broke: unreadable
         self.st.env[name] = _Var(_Poison(), True)
         return b_or(cur, loop.broken)
+
+    def word_test(self, test: ast.expr, var: str) -> list[str] | None:
+        """The literals of ``w in SEQ`` / ``w == 'x'`` (w the loop's word), else None."""
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name)):
+            return None
+        if test.left.id != var or any(isinstance(n, ast.Name) and n.id == var for n in ast.walk(test.comparators[0])):
+            return None
+        other, _ = self.ev(test.comparators[0])
+        if isinstance(test.ops[0], ast.In) and isinstance(other, _Seq):
+            return sorted({x for x in other.items if isinstance(x, str)})
+        if isinstance(test.ops[0], ast.Eq) and isinstance(other, str):
+            return [other]
+        return None
+
+    def words_loop(self, s: ast.For, words: _Words, active: Val) -> Val:
+        """``for w in text.split(): if w in SEQ: return C`` (or ``n += K``), by word counts."""
+        assert isinstance(s.target, ast.Name)
+        var = s.target.id
+        body = s.body
+        if len(body) != 1 or not isinstance(body[0], ast.If) or body[0].orelse or len(body[0].body) != 1:
+            raise NotLowerable("for loop over words")
+        lits = self.word_test(body[0].test, var)
+        inner = body[0].body[0]
+        if lits is None or any(isinstance(n, ast.Name) and n.id == var for n in ast.walk(inner)):
+            raise NotLowerable("for loop over words")
+        counts: Val = 0
+        for lit in lits:
+            counts = self.arith("add", counts, _word_count(words.s, lit))
+        if isinstance(inner, ast.Return):
+            self.block([inner], b_and(active, truth(counts)))
+            self.st.env[var] = _Var(_Poison(), True)
+            return b_and(active, b_not(truth(counts)))
+        if (
+            isinstance(inner, ast.AugAssign)
+            and isinstance(inner.op, ast.Add)
+            and isinstance(inner.target, ast.Name)
+        ):
+            k, f = self.ev(inner.value)
+            if _kind(k) != "I" or isinstance(k, (Node, bool)):
+                raise NotLowerable("for loop over words")
+            name = inner.target.id
+            if name in self.consts or name not in self.st.env:
+                raise NotLowerable("counter is not a local")
+            old, fo = self.name(name)
+            self.st.fault = b_or(self.st.fault, b_and(active, b_or(f, b_and(truth(counts), fo))))
+            # Where the counter was unbound and a word matched, the row faulted; where no
+            # word matched it stays unbound: its defined-mask is unchanged.
+            new = where(active, self.arith("add", old, self.arith("mul", counts, k)), old)
+            self.st.env[name] = _Var(new, self.st.env[name].defined)
+            self.st.env[var] = _Var(_Poison(), True)
+            return active
+        raise NotLowerable("for loop over words")
 
     # -- expressions ----------------------------------------------------------------
     def expr(self, e: ast.expr, active: Val, as_cond: bool = False) -> Val:
@@ -1160,6 +1214,8 @@ class _Lowerer:
             it = _CharList(it, _CharPred(_ALL, True, ("true",)))
         if isinstance(it, _CharList):
             return self.char_reduce(fn, var, g.elt, gen.ifs, it), fault
+        if isinstance(it, _Words):
+            return self.words_reduce(fn, var, g.elt, gen.ifs, it), fault
         if isinstance(it, str):
             it = _Seq(tuple(it))
         if not isinstance(it, _Seq) or len(it.items) > 512:
@@ -1191,6 +1247,23 @@ class _Lowerer:
         else:
             self.st.env[var] = saved
         return acc, fault
+
+    def words_reduce(self, fn: str, var: str, elt: ast.expr, ifs: list[ast.expr], words: _Words) -> Val:
+        """any(w in SEQ for w in words) and sum(1 for w in words if w in SEQ)."""
+        if fn == "any" and not ifs:
+            lits = self.word_test(elt, var)
+        elif fn == "sum" and len(ifs) == 1 and isinstance(elt, ast.Constant) and type(elt.value) is int and elt.value == 1:
+            lits = self.word_test(ifs[0], var)
+        elif fn == "sum" and not ifs:
+            lits = self.word_test(elt, var)
+        else:
+            lits = None
+        if lits is None:
+            raise NotLowerable("comprehension over words")
+        total: Val = 0
+        for lit in lits:
+            total = self.arith("add", total, _word_count(words.s, lit))
+        return truth(total) if fn == "any" else total
 
     def char_reduce(self, fn: str, var: str, elt: ast.expr, ifs: list[ast.expr], chars: _CharList) -> Val:
         s = chars.s
@@ -1245,6 +1318,13 @@ class _Lowerer:
 
 class _Poison:
     pass
+
+
+def _word_count(s: Node, lit: str) -> Val:
+    """How many words of s.split() equal ``lit``."""
+    if not lit or any(ch.isspace() for ch in lit):
+        return 0
+    return _mk("wordcount", "I", s, lit.encode("utf-8"))
 
 
 def _method_pred(name: str) -> _CharPred:
@@ -1668,11 +1748,11 @@ def _k_words(
     ndata: np.ndarray,
     noffs: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Word count of s.split() and out[i, j]: needle j is one of the words."""
+    """Word count of s.split() and hits[i, j]: how many of the words equal needle j."""
     n = starts.shape[0]
     k = noffs.shape[0] - 1
     counts = np.zeros(n, np.int64)
-    hits = np.zeros((n, k), np.bool_)
+    hits = np.zeros((n, k), np.int64)
     for i in nb.prange(n):
         p = starts[i]
         e = ends[i]
@@ -1688,7 +1768,7 @@ def _k_words(
             c += 1
             ln = p - a
             for j in range(k):
-                if hits[i, j] or noffs[j + 1] - noffs[j] != ln:
+                if noffs[j + 1] - noffs[j] != ln:
                     continue
                 ok = True
                 for t in range(ln):
@@ -1696,7 +1776,7 @@ def _k_words(
                         ok = False
                         break
                 if ok:
-                    hits[i, j] = True
+                    hits[i, j] += 1
         counts[i] = c
     return counts, hits
 
@@ -1870,8 +1950,8 @@ class _Evaluator:
         # group the needle and char-class tests by the string they look at
         self.groups: dict[tuple[str, int], list[Node]] = {}
         for node in needed:
-            if node.op in ("contains", "wordin", "words", "charcount"):
-                grp = "words" if node.op in ("wordin", "words") else node.op
+            if node.op in ("contains", "wordin", "words", "wordcount", "charcount"):
+                grp = "words" if node.op in ("wordin", "words", "wordcount") else node.op
                 self.groups.setdefault((grp, node.args[0].id), []).append(node)
 
     def get(self, v: Val) -> Any:
@@ -1906,7 +1986,7 @@ class _Evaluator:
         if op == "contains":
             self.group_contains(args[0])
             return self.memo[node.id]
-        if op in ("words", "wordin"):
+        if op in ("words", "wordin", "wordcount"):
             self.group_words(args[0])
             return self.memo[node.id]
         if op == "charcount":
@@ -1989,13 +2069,17 @@ class _Evaluator:
     def group_words(self, s: Node) -> None:
         nodes = self.groups.get(("words", s.id), [])
         data, starts, ends = self.get(s)
-        ins = [n for n in nodes if n.op == "wordin"]
-        ndata = np.frombuffer(b"".join(n.args[1] for n in ins) or b"\0", np.uint8)
-        noffs = np.zeros(len(ins) + 1, np.int64)
-        noffs[1:] = np.cumsum([len(n.args[1]) for n in ins])
+        needles = sorted({n.args[1] for n in nodes if n.op != "words"})
+        ndata = np.frombuffer(b"".join(needles) or b"\0", np.uint8)
+        noffs = np.zeros(len(needles) + 1, np.int64)
+        noffs[1:] = np.cumsum([len(x) for x in needles])
         counts, hits = _k_words(data, starts, ends, _WS_TABLE, ndata, noffs)
         for node in nodes:
-            self.memo[node.id] = counts if node.op == "words" else hits[:, ins.index(node)]
+            if node.op == "words":
+                self.memo[node.id] = counts
+            else:
+                col = hits[:, needles.index(node.args[1])]
+                self.memo[node.id] = col if node.op == "wordcount" else col > 0
 
     def group_charcount(self, s: Node) -> None:
         nodes = self.groups.get(("charcount", s.id), [])

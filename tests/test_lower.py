@@ -180,9 +180,26 @@ def label_function(text):
 ''',
 }
 
+PROGRAMS["word_loops"] = '''
+SPAM = ["free", "win", "subscribe", "$"]
+def label_function(text):
+    words = text.lower().split()
+    for w in words:
+        if w in ["love", "song", "song!"]:
+            return 0
+    score = 0
+    for w in words:
+        if w in SPAM:
+            score += 2
+    n = sum(1 for w in text.split() if w in ("check", "out", "a"))
+    if any(w == "http://" for w in words) or score + n >= 3:
+        return 1
+    return n - 1 if n < 2 else -1
+'''
+
 NOT_LOWERABLE = {
     "helper": "def f(x):\n    return 1\ndef label_function(text):\n    return f(text)\n",
-    "loop_over_words": "def label_function(text):\n    for w in text.split():\n        if w == 'a':\n            return 1\n    return 0\n",
+    "loop_over_words": "def label_function(text):\n    for w in text.split():\n        if w.startswith('a'):\n            return 1\n    return 0\n",
     "returns_bool": "def label_function(text):\n    return 'a' in text\n",
     "while": "def label_function(text):\n    while True:\n        return 1\n",
     "import_os": "import os\ndef label_function(text):\n    return 1\n",
