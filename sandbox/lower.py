@@ -38,19 +38,47 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba as nb
 import numpy as np
 
-# OpenMP's spinning workers collapse when the machine is oversubscribed (20 ms instead of
-# 0.4 ms per kernel call measured here with other processes running); the workqueue
-# layer sleeps. Kernels are only ever launched from one thread, which it requires.
-nb.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
+# numba is imported on the first kernel call, not with this module: the host imports
+# lower.py only to read programs (which worker group gets them), and numba's import
+# alone costs ~0.5 s there. Kernels are plain functions until _jit_all() compiles them.
+nb: Any = None
+_CACHE = False
+_PY_KERNELS: dict[str, Callable[..., Any]] = {}
+_JIT_LOCK = threading.Lock()
 
-# numba's on-disk cache needs a writable directory; inside the sandbox only a tmpfs is,
-# and the worker points NUMBA_CACHE_DIR there (seeded from a cache the host compiled).
-_CACHE = bool(os.environ.get("NUMBA_CACHE_DIR")) and os.access(
-    os.environ.get("NUMBA_CACHE_DIR", "/nonexistent"), os.W_OK
-)
+
+def _kernel(fn: Callable[..., Any]) -> Callable[..., Any]:
+    _PY_KERNELS[fn.__name__] = fn
+
+    def first_call(*args: Any) -> Any:
+        _jit_all()
+        return globals()[fn.__name__](*args)
+
+    first_call.__name__ = fn.__name__
+    return first_call
+
+
+def _jit_all() -> None:
+    global nb, _CACHE
+    with _JIT_LOCK:
+        if nb is not None:
+            return
+        import numba
+
+        # OpenMP's spinning workers collapse when the machine is oversubscribed (20 ms
+        # instead of 0.4 ms per kernel call measured here with other processes running);
+        # the workqueue layer sleeps. Kernels are only launched from one thread, as it needs.
+        numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
+        # numba's on-disk cache needs a writable directory; inside the sandbox only a tmpfs
+        # is, and the worker points NUMBA_CACHE_DIR there (seeded from the host's cache).
+        cache_dir = os.environ.get("NUMBA_CACHE_DIR")
+        _CACHE = bool(cache_dir) and os.access(cache_dir or "/nonexistent", os.W_OK)
+        for name, fn in _PY_KERNELS.items():
+            globals()[name] = numba.njit(parallel=True, nogil=True, cache=_CACHE)(fn)
+        nb = numba
+
 
 ENTRY_POINT = "label_function"
 
@@ -550,6 +578,11 @@ _CP_LIMIT = 0x20000
 
 def _unsafe_tables() -> tuple[np.ndarray, np.ndarray]:
     global _CASE_UNSAFE, _WS_UNSAFE
+    for d in _TABLE_DIR:  # saved by the host next to the kernels
+        path = os.path.join(d, "unsafe-tables.npy")
+        if _CASE_UNSAFE is None and os.path.isfile(path):
+            both = np.load(path, allow_pickle=False).astype(np.bool_)
+            _CASE_UNSAFE, _WS_UNSAFE = both[0].copy(), both[1].copy()
     if _CASE_UNSAFE is None or _WS_UNSAFE is None:
         case = np.zeros(_CP_LIMIT, np.bool_)
         ws = np.zeros(_CP_LIMIT, np.bool_)
@@ -1497,7 +1530,7 @@ def _count_nodes(roots: list[Val]) -> int:
 # ------------------------------------------------------------------ kernels
 
 
-@nb.njit(parallel=True, nogil=True, cache=_CACHE)
+@_kernel
 def _k_nonascii(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     n = starts.shape[0]
     out = np.zeros(n, np.bool_)
@@ -1509,7 +1542,7 @@ def _k_nonascii(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
     return out
 
 
-@nb.njit(parallel=True, nogil=True, cache=_CACHE)
+@_kernel
 def _k_unsafe(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, table: np.ndarray) -> np.ndarray:
     """Rows holding a code point flagged in ``table`` (valid UTF-8 assumed, as Arrow's)."""
     n = starts.shape[0]
@@ -1543,7 +1576,7 @@ def _k_unsafe(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, table: np.
     return out
 
 
-@nb.njit(parallel=True, nogil=True, cache=_CACHE)
+@_kernel
 def _k_case(data: np.ndarray, lo: int, hi: int, upper: bool) -> np.ndarray:
     """ASCII case mapping of data[lo:hi] (the batch's span, not the whole buffer)."""
     n = hi - lo
@@ -1561,7 +1594,7 @@ def _k_case(data: np.ndarray, lo: int, hi: int, upper: bool) -> np.ndarray:
     return out
 
 
-@nb.njit(parallel=True, nogil=True, cache=_CACHE)
+@_kernel
 def _k_strip(
     data: np.ndarray, starts: np.ndarray, ends: np.ndarray, ws: np.ndarray, left: bool, right: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -1582,7 +1615,7 @@ def _k_strip(
     return s2, e2
 
 
-@nb.njit(parallel=True, nogil=True, cache=_CACHE)
+@_kernel
 def _k_contains(
     data: np.ndarray,
     starts: np.ndarray,
@@ -1628,7 +1661,7 @@ def _k_contains(
     return out
 
 
-@nb.njit(parallel=True, nogil=True, cache=_CACHE)
+@_kernel
 def _k_count(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, needle: np.ndarray) -> np.ndarray:
     n = starts.shape[0]
     ln = needle.shape[0]
@@ -1652,7 +1685,7 @@ def _k_count(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, needle: np.
     return out
 
 
-@nb.njit(parallel=True, nogil=True, cache=_CACHE)
+@_kernel
 def _k_affix(
     data: np.ndarray, starts: np.ndarray, ends: np.ndarray, needle: np.ndarray, mode: int
 ) -> np.ndarray:
@@ -1675,7 +1708,7 @@ def _k_affix(
     return out
 
 
-@nb.njit(parallel=True, nogil=True, cache=_CACHE)
+@_kernel
 def _k_eq2(
     d1: np.ndarray, s1: np.ndarray, e1: np.ndarray, d2: np.ndarray, s2: np.ndarray, e2: np.ndarray
 ) -> np.ndarray:
@@ -1694,7 +1727,7 @@ def _k_eq2(
     return out
 
 
-@nb.njit(parallel=True, nogil=True, cache=_CACHE)
+@_kernel
 def _k_charcount(
     data: np.ndarray,
     starts: np.ndarray,
@@ -1739,7 +1772,7 @@ def _k_charcount(
     return out
 
 
-@nb.njit(parallel=True, nogil=True, cache=_CACHE)
+@_kernel
 def _k_words(
     data: np.ndarray,
     starts: np.ndarray,
@@ -1781,7 +1814,7 @@ def _k_words(
     return counts, hits
 
 
-@nb.njit(parallel=True, nogil=True, cache=_CACHE)
+@_kernel
 def _k_gather(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = starts.shape[0]
     offs = np.zeros(n + 1, np.int64)
@@ -2239,6 +2272,7 @@ def save_unicode_tables(directory: str) -> None:
     """Write every char-method table (the host does this once, next to the kernels)."""
     for name in _CHAR_METHODS:
         np.save(os.path.join(directory, f"unicode-{name}.npy"), np.packbits(_method_table(name)))
+    np.save(os.path.join(directory, "unsafe-tables.npy"), np.stack(_unsafe_tables()).astype(np.uint8))
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -2262,7 +2296,8 @@ _POOL: ThreadPoolExecutor | None = None
 
 
 def _threads() -> int:
-    threads: int = nb.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    _jit_all()
+    threads: int = nb.config.NUMBA_NUM_THREADS
     return max(1, min(threads, os.cpu_count() or 1))
 
 

@@ -32,9 +32,9 @@ spec = importlib.util.spec_from_file_location("lower", sys.argv[1])
 mod = importlib.util.module_from_spec(spec)
 sys.modules["lower"] = mod
 spec.loader.exec_module(mod)
-assert mod._CACHE, "NUMBA_CACHE_DIR is not writable"
 seconds = mod.warm_up()
 import os
+assert mod._CACHE, "NUMBA_CACHE_DIR is not writable"
 mod.save_unicode_tables(os.environ["NUMBA_CACHE_DIR"])
 print(round(seconds, 3))
 """
@@ -59,10 +59,10 @@ def cache_root() -> Path:
 
 
 def cache_key() -> str:
-    import numba
+    from importlib.metadata import version
 
     h = hashlib.sha256(LOWER_PY.read_bytes())
-    h.update(f"{numba.__version__}|{sys.version}|{platform.machine()}|{platform.processor()}".encode())
+    h.update(f"{version('numba')}|{sys.version}|{platform.machine()}|{platform.processor()}".encode())
     return h.hexdigest()[:20]
 
 
