@@ -110,10 +110,10 @@ def child(args: argparse.Namespace) -> None:
         out["warmup"] = time.perf_counter() - t
         out["device"] = "cpu"
         t = time.perf_counter()
-        model = get_label_model(args.child, k, seed=0, **opts).fit(L)
+        label_model = get_label_model(args.child, k, seed=0, **opts).fit(L)
         out["fit"] = time.perf_counter() - t
         t = time.perf_counter()
-        probs = model.predict_proba(L)
+        probs = label_model.predict_proba(L)
         out["predict"] = time.perf_counter() - t
     out["accuracy"] = float(np.mean(np.asarray(probs).argmax(axis=1) == y))
     out["peak_rss_mb"] = peak_rss_mb()

@@ -28,11 +28,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   say "installing torch==2.13.0 (CPU build) first"
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q torch==2.13.0
+  .venv/bin/pip install -q --upgrade pip >.venv/pip-install.log 2>&1
+  .venv/bin/pip install -q torch==2.13.0 >>.venv/pip-install.log 2>&1 \
+    || { tail -n 40 .venv/pip-install.log >&2; say "installing torch failed"; exit 1; }
 fi
 say "installing alchemist-engine and its dependencies"
-if ! .venv/bin/pip install -q -e ".[test,pdf]" >.venv/pip-install.log 2>&1; then
+if ! .venv/bin/pip install -q -e ".[test,pdf]" >>.venv/pip-install.log 2>&1; then
   tail -n 40 .venv/pip-install.log >&2
   say "pip install failed (full log: .venv/pip-install.log)"
   exit 1
@@ -49,7 +50,7 @@ if command -v docker >/dev/null && ! docker info >/dev/null 2>&1; then
 fi
 if docker info >/dev/null 2>&1; then
   say "building the sandbox image (locally, nothing is pulled)"
-  .venv/bin/python -m alchemist_engine.sandbox.image
+  .venv/bin/python -W ignore::RuntimeWarning -m alchemist_engine.sandbox.image
 else
   say "no Docker engine answers: the docker runner is unavailable (bwrap/subprocess remain)"
 fi
