@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,13 +32,7 @@ from fakeserver import FakeLLMServer, default_reply  # noqa: E402
 REPLIES = ROOT / "engine" / "assets" / "recordings" / "youtube_demo"
 
 
-def timed(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
-    runs = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t)
-    return statistics.median(runs)
+from timing import timed  # noqa: E402  (bench/ is on sys.path)
 
 
 def main() -> None:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import functools
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from alchemist_engine.engine.transfer import import_programs
@@ -28,13 +26,7 @@ def program(i: int, variant: str = "") -> str:
     )
 
 
-def timed(fn: Callable[[], object], repeat: int = 3) -> float:
-    runs = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t)
-    return statistics.median(runs)
+from timing import timed  # noqa: E402  (bench/ is on sys.path)
 
 
 def main() -> None:
